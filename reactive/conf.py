@@ -1,0 +1,87 @@
+"""The ``REACTIVE`` settings dict, read in this one place.
+
+Every setting has a documented default in :data:`DEFAULTS`; an unknown key is an
+error, so a typo never silently falls back to a default. The cached settings are
+reloaded when Django's ``setting_changed`` signal fires (tests use
+``override_settings``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Database alias whose writes are captured and that holds the commit clock and outbox.
+    "DATABASE": "default",
+    # Modules searched for decorated functions in every installed app (first match wins).
+    "FUNCTION_MODULES": ["reactive_functions", "functions"],
+    # Tables whose writes are never published (Django's own bookkeeping).
+    "IGNORED_TABLES": ["django_migrations", "django_session", "django_admin_log"],
+    # Seconds between cheap checks of the outbox head, picking up commits whose notification was lost.
+    "POLL_INTERVAL": 1.0,
+    # Seconds of silence on a WebSocket after which the server sends a Ping.
+    "PING_INTERVAL": 15.0,
+    # Largest WebSocket message accepted from a client, in bytes.
+    "MAX_MESSAGE_BYTES": 1_048_576,
+    # Most live queries one connection may hold.
+    "MAX_QUERIES_PER_CONNECTION": 1000,
+    # Most mutations one connection may have waiting or running.
+    "MAX_PENDING_MUTATIONS": 100,
+    # Origins allowed to open a WebSocket or call the HTTP API cross-origin ("*" allows any);
+    # empty means: the hosts of ALLOWED_HOSTS (and any origin when DEBUG is on).
+    "ALLOWED_ORIGINS": [],
+    # Lifetime of tokens from reactive.tokens.issue(), in seconds.
+    "TOKEN_MAX_AGE": 24 * 3600,
+    # Channel-layer group every server process joins to hear about commits.
+    "BUS_GROUP": "reactive.commits",
+    # Invalidate whole tables instead of matching predicates (for benchmarks and debugging).
+    "TABLE_LEVEL_INVALIDATION": False,
+    # Worker threads for mutations and actions.
+    "WORKER_THREADS": 8,
+}
+
+
+class ReactiveSettings:
+    """Attribute access to the merged ``REACTIVE`` settings."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        user = getattr(django_settings, "REACTIVE", {}) or {}
+        if not isinstance(user, dict):
+            raise ImproperlyConfigured("settings.REACTIVE must be a dict.")
+        unknown = sorted(set(user) - set(DEFAULTS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"Unknown key(s) in settings.REACTIVE: {', '.join(unknown)}. "
+                f"Known keys: {', '.join(sorted(DEFAULTS))}."
+            )
+        return {**DEFAULTS, **user}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._cache is None:
+            self._cache = self._load()
+        try:
+            return self._cache[name]
+        except KeyError:
+            raise AttributeError(f"No REACTIVE setting named {name!r}.") from None
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+reactive_settings = ReactiveSettings()
+
+
+@receiver(setting_changed)
+def _reload_on_change(setting: str, **kwargs: Any) -> None:
+    if setting == "REACTIVE":
+        reactive_settings.reload()

@@ -1,0 +1,96 @@
+"""The ``ctx`` passed as first argument to every function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+FunctionRef = str | Callable[..., Any]
+
+
+class BaseCtx:
+    """Common to every kind: the caller's Django user."""
+
+    def __init__(self, user: AbstractBaseUser | AnonymousUser) -> None:
+        self._user = user
+        self.identity_read = False
+
+    @property
+    def user(self) -> AbstractBaseUser | AnonymousUser:
+        """The Django user of the connection or request (``AnonymousUser`` when logged out).
+
+        Reading it makes a query's result specific to this user: it is then shared only
+        between connections of the same user.
+        """
+        self.identity_read = True
+        return self._user
+
+
+class QueryCtx(BaseCtx):
+    """Context of a query: read-only ORM access; every read is tracked."""
+
+    def run_query(self, ref: FunctionRef, **args: Any) -> Any:
+        """Call another query (internal ones too) inside this one; its reads count as ours."""
+        from .execution import call_nested
+        from .functions import Kind
+
+        return call_nested(self, ref, Kind.QUERY, args)
+
+
+class MutationCtx(QueryCtx):
+    """Context of a mutation: runs inside one ``transaction.atomic()``."""
+
+    def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
+        """Call another mutation inside this mutation's transaction."""
+        from .execution import call_nested
+        from .functions import Kind
+
+        return call_nested(self, ref, Kind.MUTATION, args)
+
+
+class ActionCtx(BaseCtx):
+    """Context of a sync action: no transaction; each call below commits on its own."""
+
+    def run_query(self, ref: FunctionRef, **args: Any) -> Any:
+        from .execution import run_query_once
+        from .functions import Kind, resolve
+
+        return run_query_once(resolve(ref, Kind.QUERY), args, self._user)
+
+    def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
+        from .execution import run_mutation_once
+        from .functions import Kind, resolve
+
+        return run_mutation_once(resolve(ref, Kind.MUTATION), args, self._user)
+
+    def run_action(self, ref: FunctionRef, **args: Any) -> Any:
+        from .execution import run_action_sync
+        from .functions import Kind, resolve
+
+        return run_action_sync(resolve(ref, Kind.ACTION), args, self._user)
+
+
+class AsyncActionCtx(BaseCtx):
+    """Context of an ``async def`` action: the same calls, awaitable."""
+
+    def __init__(self, user: Any) -> None:
+        super().__init__(user)
+        self._sync = ActionCtx(user)
+
+    async def run_query(self, ref: FunctionRef, **args: Any) -> Any:
+        return await sync_to_async(self._sync.run_query, thread_sensitive=False)(ref, **args)
+
+    async def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
+        return await sync_to_async(self._sync.run_mutation, thread_sensitive=False)(ref, **args)
+
+    async def run_action(self, ref: FunctionRef, **args: Any) -> Any:
+        from .execution import run_action_async
+        from .functions import Kind, resolve
+
+        return await run_action_async(resolve(ref, Kind.ACTION), args, self._user)

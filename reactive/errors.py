@@ -1,0 +1,83 @@
+"""Typed errors. Each carries a wire ``code``; :class:`ReactiveError` may carry JSON ``data``.
+
+Raise :class:`ReactiveError` (or a subclass) from a function to send the client a
+message and structured ``data``; any other exception reaches the client as a
+generic "Server Error" so internals never leak.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NO_DATA = object()
+
+
+class ReactiveError(Exception):
+    """An error meant for the client: ``message`` and optional JSON-serialisable ``data``."""
+
+    code = "error"
+    default_message = "Error"
+
+    def __init__(self, message: str | None = None, data: Any = _NO_DATA) -> None:
+        self.message = message or self.default_message
+        self._data = data
+        super().__init__(self.message)
+
+    @property
+    def has_data(self) -> bool:
+        return self._data is not _NO_DATA
+
+    @property
+    def data(self) -> Any:
+        return None if self._data is _NO_DATA else self._data
+
+
+class ArgumentError(ReactiveError):
+    """Arguments failed validation; ``data`` lists ``{"path", "message", "code"}`` entries."""
+
+    code = "invalid_args"
+    default_message = "Invalid arguments"
+
+
+class FunctionNotFound(ReactiveError):
+    """No public function of that name and kind exists."""
+
+    code = "not_found"
+    default_message = "Function not found"
+
+
+class Unauthorized(ReactiveError):
+    code = "unauthorized"
+    default_message = "Authentication required"
+
+
+class Forbidden(ReactiveError):
+    code = "forbidden"
+    default_message = "Permission denied"
+
+
+class ReadOnlyError(ReactiveError):
+    """A query tried to write to the database."""
+
+    code = "read_only"
+    default_message = "Queries are read-only: use a mutation to write"
+
+
+class LimitExceeded(ReactiveError):
+    code = "limit_exceeded"
+    default_message = "Limit exceeded"
+
+
+class ProtocolError(Exception):
+    """A client message that does not follow the protocol."""
+
+
+class ConfigurationError(Exception):
+    """A function or setting is defined wrongly; raised at import or start-up."""
+
+
+def client_message(exc: BaseException) -> tuple[str, Any, bool]:
+    """Map any exception to ``(message, data, has_data)`` safe to send to a client."""
+    if isinstance(exc, ReactiveError):
+        return exc.message, exc.data, exc.has_data
+    return "Server Error", None, False

@@ -1,0 +1,279 @@
+"""Running functions: argument validation, permissions, transactions, and the outcome to send.
+
+The subscription manager calls :func:`execute_query` inside its read snapshot; the
+consumer and the HTTP views call :func:`execute_mutation` and :func:`execute_action`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
+from django.utils import timezone
+
+from . import commits, values
+from .conf import reactive_settings
+from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
+from .errors import ArgumentError, Forbidden, ReactiveError, Unauthorized, client_message
+from .functions import FunctionSpec, Kind, resolve
+from .readsets import ReadSet
+from .tracking import tracked
+from .validators import Invalid, Object
+
+logger = logging.getLogger("reactive")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a client is told about one call: a JSON value (already encoded text) or an error."""
+
+    success: bool
+    value_json: str = "null"
+    error_message: str = ""
+    error_data_json: str | None = None  # present only for errors carrying data
+    ts: int | None = None
+
+    @classmethod
+    def failure(cls, exc: BaseException) -> Outcome:
+        message, data, has_data = client_message(exc)
+        data_json = values.dumps(values.encode(values.to_json_value(data, "data"))) if has_data else None
+        return cls(False, error_message=message, error_data_json=data_json)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The HTTP API body (PROTOCOL.md)."""
+        if self.success:
+            return {"status": "success", "value": json.loads(self.value_json), "logLines": []}
+        body: dict[str, Any] = {"status": "error", "errorMessage": self.error_message, "logLines": []}
+        if self.error_data_json is not None:
+            body["errorData"] = json.loads(self.error_data_json)
+        return body
+
+
+@dataclass
+class QueryRun:
+    """A query's outcome with what it read."""
+
+    outcome: Outcome
+    readset: ReadSet
+    identity_read: bool
+    rows_read: int = 0
+
+
+def validate_args(spec: FunctionSpec, raw: Any) -> dict[str, Any]:
+    """Check and convert client args; raises :class:`ArgumentError` naming the argument."""
+    if not isinstance(raw, dict):
+        raise ArgumentError(
+            f"Arguments of {spec.name} must be an object, got {type(raw).__name__}",
+            data=[{"path": "", "message": "expected an object", "code": "invalid_type"}],
+        )
+    if spec.args is None:
+        return _check_signature(spec, raw)
+    if isinstance(spec.args, Object):
+        try:
+            return spec.args.validate(raw, "")
+        except Invalid as exc:
+            raise ArgumentError(
+                f"Invalid argument {exc.path!r} for {spec.name}: {exc.message}", data=[exc.as_detail()]
+            ) from None
+    serializer = spec.args(data=raw)
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    details = [
+        {"path": name, "message": str(messages[0]), "code": getattr(messages[0], "code", "invalid")}
+        for name, messages in serializer.errors.items()
+    ]
+    first = details[0]
+    raise ArgumentError(f"Invalid argument {first['path']!r} for {spec.name}: {first['message']}", data=details)
+
+
+def _check_signature(spec: FunctionSpec, raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        inspect.signature(spec.func).bind(None, **raw)
+    except TypeError as exc:
+        raise ArgumentError(f"Invalid arguments for {spec.name}: {exc}") from None
+    return raw
+
+
+def check_permission(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> None:
+    """Run the function's ``permission=`` check: a callable ``(ctx, args) -> bool`` or DRF classes."""
+    permission = spec.permission
+    if permission is None:
+        return
+    user = ctx._user
+    if isinstance(permission, tuple):
+        request = SimpleNamespace(user=user, method="POST", auth=None)
+        allowed = all(cls().has_permission(request, None) for cls in permission)
+    else:
+        allowed = bool(permission(ctx, args))
+    if not allowed:
+        raise Unauthorized() if not getattr(user, "is_authenticated", False) else Forbidden()
+
+
+def _call(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> Any:
+    check_permission(spec, ctx, args)
+    return spec.func(ctx, **args)
+
+
+def _encode_result(value: Any) -> str:
+    return values.dumps(values.encode(values.to_json_value(value)))
+
+
+def _log_unexpected(spec: FunctionSpec, exc: BaseException) -> None:
+    if not isinstance(exc, ReactiveError):
+        logger.error("reactive: %s %s failed", spec.kind.value, spec.name, exc_info=exc)
+
+
+def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any) -> QueryRun:
+    """Run a query (args already validated), tracking its reads. The caller owns the transaction."""
+    ctx = QueryCtx(user)
+    with tracked() as collector:
+        try:
+            outcome = Outcome(True, _encode_result(_call(spec, ctx, args)))
+        except (OperationalError, InterfaceError):
+            raise  # the connection failed, not the query: the whole batch is retried
+        except Exception as exc:
+            _log_unexpected(spec, exc)
+            outcome = Outcome.failure(exc)
+    return QueryRun(outcome, collector.readset, ctx.identity_read, collector.rows_read)
+
+
+def call_nested(ctx: QueryCtx, ref: Any, kind: Kind, args: dict[str, Any]) -> Any:
+    """``ctx.run_query`` / ``ctx.run_mutation`` inside a query or mutation: same transaction, same tracking."""
+    spec = resolve(ref, kind)
+    return _call(spec, ctx, validate_args(spec, args))
+
+
+def run_query_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
+    """Run a query once, untracked by any subscription (HTTP, actions); raises on failure."""
+    validated = validate_args(spec, args)
+    with transaction.atomic(using=reactive_settings.DATABASE), tracked():
+        return values.to_json_value(_call(spec, QueryCtx(user), validated))
+
+
+def execute_query_once(spec: FunctionSpec, raw_args: Any, user: Any) -> Outcome:
+    try:
+        return Outcome(True, values.dumps(values.encode(run_query_once(spec, raw_args, user))))
+    except Exception as exc:
+        _log_unexpected(spec, exc)
+        return Outcome.failure(exc)
+
+
+def run_mutation_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
+    """Run a mutation in its own transaction; returns its JSON value or raises."""
+    validated = validate_args(spec, args)
+    with transaction.atomic(using=reactive_settings.DATABASE):
+        return values.to_json_value(_call(spec, MutationCtx(user), validated))
+
+
+def _stored_outcome(session_id: str, request_id: int) -> Outcome | None:
+    from .models import MutationRecord
+
+    record = MutationRecord.objects.using(reactive_settings.DATABASE).filter(
+        session_id=session_id, request_id=request_id
+    ).first()
+    if record is None:
+        return None
+    if record.success:
+        return Outcome(True, record.result, ts=record.ts)
+    return Outcome(False, error_message=record.result, error_data_json=record.error_data)
+
+
+def execute_mutation(
+    spec: FunctionSpec,
+    raw_args: Any,
+    user: Any,
+    *,
+    session_id: str | None = None,
+    request_id: int | None = None,
+) -> Outcome:
+    """Run a mutation exactly once per ``(session_id, request_id)``; never raises.
+
+    The outcome record is written in the mutation's own transaction, so a request is
+    either committed with its record or not at all; a re-sent request gets the record.
+    """
+    from .models import MutationRecord
+
+    alias = reactive_settings.DATABASE
+    dedup = session_id is not None and request_id is not None
+    if dedup:
+        stored = _stored_outcome(session_id, request_id)  # type: ignore[arg-type]
+        if stored is not None:
+            return stored
+    try:
+        args = validate_args(spec, raw_args)
+        with transaction.atomic(using=alias):
+            value_json = _encode_result(_call(spec, MutationCtx(user), args))
+            connection = connections[alias]
+            ts = commits.flush(connection)
+            if ts is None:
+                ts = commits.current_ts(connection)
+            if dedup:
+                MutationRecord.objects.using(alias).create(
+                    session_id=session_id, request_id=request_id, success=True,
+                    result=value_json, ts=ts, created_at=timezone.now(),
+                )
+        return Outcome(True, value_json, ts=ts)
+    except IntegrityError as exc:
+        if dedup and (stored := _stored_outcome(session_id, request_id)) is not None:  # type: ignore[arg-type]
+            return stored  # the same request committed concurrently elsewhere
+        outcome = Outcome.failure(exc)
+        _log_unexpected(spec, exc)
+    except Exception as exc:
+        _log_unexpected(spec, exc)
+        outcome = Outcome.failure(exc)
+    if dedup:
+        _record_failure(session_id, request_id, outcome)  # type: ignore[arg-type]
+    return outcome
+
+
+def _record_failure(session_id: str, request_id: int, outcome: Outcome) -> None:
+    from .models import MutationRecord
+
+    try:
+        MutationRecord.objects.using(reactive_settings.DATABASE).get_or_create(
+            session_id=session_id,
+            request_id=request_id,
+            defaults={
+                "success": False,
+                "result": outcome.error_message,
+                "error_data": outcome.error_data_json,
+                "created_at": timezone.now(),
+            },
+        )
+    except Exception:
+        logger.exception("reactive: could not record the failure of mutation %s/%s", session_id, request_id)
+
+
+def run_action_sync(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
+    validated = validate_args(spec, args)
+    if spec.is_async:
+        return async_to_sync(_call_async)(spec, AsyncActionCtx(user), validated)
+    return values.to_json_value(_call(spec, ActionCtx(user), validated))
+
+
+async def _call_async(spec: FunctionSpec, ctx: AsyncActionCtx, args: dict[str, Any]) -> Any:
+    await sync_to_async(check_permission, thread_sensitive=False)(spec, ctx, args)
+    return values.to_json_value(await spec.func(ctx, **args))
+
+
+async def run_action_async(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
+    if spec.is_async:
+        validated = validate_args(spec, args)
+        return await _call_async(spec, AsyncActionCtx(user), validated)
+    return await sync_to_async(run_action_sync, thread_sensitive=False)(spec, args, user)
+
+
+async def execute_action(spec: FunctionSpec, raw_args: Any, user: Any) -> Outcome:
+    """Run an action from async code; never raises."""
+    try:
+        value = await run_action_async(spec, raw_args, user)
+        return Outcome(True, values.dumps(values.encode(value)))
+    except Exception as exc:
+        _log_unexpected(spec, exc)
+        return Outcome.failure(exc)

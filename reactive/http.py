@@ -1,0 +1,153 @@
+"""HTTP endpoints (Django REST framework): one-shot query, mutation and action calls.
+
+Request body: ``{"path": "messages:list", "args": [{...}], "format": "convex_encoded_json"}``
+(``/api/function`` takes ``args`` as the object itself). Replies: ``200`` with
+``{"status": "success", "value": ..., "logLines": []}``, ``560`` with
+``{"status": "error", "errorMessage": ..., "errorData"?: ...}`` when the function failed,
+``400`` with a readable text for a malformed request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework import authentication, exceptions, parsers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from . import metrics, tokens
+from .errors import ReactiveError
+from .execution import Outcome, execute_action, execute_mutation, execute_query_once
+from .functions import Kind, lookup
+from .origins import origin_allowed
+from .values import EncodingError, decode
+
+FUNCTION_FAILED = 560
+_CORS_HEADERS = "Content-Type, Authorization, Convex-Client"
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>`` with a token from :func:`reactive.tokens.issue` (or DRF's)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, str] | None:
+        header = authentication.get_authorization_header(request).split()
+        if len(header) != 2 or header[0].lower() not in (b"bearer", b"token"):
+            return None
+        user = tokens.user_for_token(header[1].decode("latin1"))
+        if user is None:
+            raise exceptions.AuthenticationFailed("The token is invalid or has expired")
+        return user, header[1].decode("latin1")
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    origin = request.headers.get("Origin")
+    if origin and origin_allowed(origin):
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Headers"] = _CORS_HEADERS
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Credentials"] = "true"
+        response["Vary"] = "Origin"
+    return response
+
+
+class _Text400(Exception):
+    pass
+
+
+class FunctionCallView(APIView):
+    """POST a call of one public function; ``kind`` None accepts any kind (``/api/function``)."""
+
+    kind: Kind | None = None
+    authentication_classes = [authentication.SessionAuthentication, BearerTokenAuthentication]
+    permission_classes: list[Any] = []
+    parser_classes = [parsers.JSONParser]
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _with_cors(request, HttpResponse(status=204))
+
+    def post(self, request: Request) -> HttpResponse:
+        try:
+            path, raw_args = self._parse(request)
+        except _Text400 as exc:
+            return _with_cors(request, HttpResponse(str(exc), status=400, content_type="text/plain"))
+        try:
+            spec = lookup(path, self.kind)
+            args = decode(raw_args)
+        except ReactiveError as exc:
+            return self._reply(request, Outcome.failure(exc))
+        except EncodingError as exc:
+            return _with_cors(request, HttpResponse(str(exc), status=400, content_type="text/plain"))
+        user = request.user
+        if spec.kind is Kind.QUERY:
+            outcome = execute_query_once(spec, args, user)
+        elif spec.kind is Kind.MUTATION:
+            outcome = execute_mutation(spec, args, user)
+            metrics.MUTATIONS.labels(spec.name).inc()
+        else:
+            outcome = async_to_sync(execute_action)(spec, args, user)
+        return self._reply(request, outcome)
+
+    def _parse(self, request: Request) -> tuple[str, Any]:
+        try:
+            body = request.data
+        except exceptions.ParseError as exc:
+            raise _Text400(f"Malformed JSON body: {exc.detail}") from None
+        if not isinstance(body, dict):
+            raise _Text400("The body must be a JSON object with 'path' and 'args'")
+        path = body.get("path")
+        if not isinstance(path, str) or not path:
+            raise _Text400("'path' must be a function name such as 'messages:list'")
+        fmt = body.get("format", "convex_encoded_json")
+        if fmt not in ("convex_encoded_json", "json"):
+            raise _Text400(f"Unsupported format {fmt!r}")
+        args = body.get("args", {} if self.kind is None else [{}])
+        if self.kind is not None:
+            if not isinstance(args, list) or len(args) != 1:
+                raise _Text400("'args' must be a one-element array holding the args object")
+            args = args[0]
+        return path, args
+
+    def _reply(self, request: HttpRequest, outcome: Outcome) -> HttpResponse:
+        status = 200 if outcome.success else FUNCTION_FAILED
+        return _with_cors(request, JsonResponse(outcome.to_wire(), status=status))
+
+
+class QueryView(FunctionCallView):
+    kind = Kind.QUERY
+
+
+class MutationView(FunctionCallView):
+    kind = Kind.MUTATION
+
+
+class ActionView(FunctionCallView):
+    kind = Kind.ACTION
+
+
+class AnyFunctionView(FunctionCallView):
+    kind = None
+
+
+class TokenView(APIView):
+    """POST (logged in): ``{"token": ...}`` for ``Authenticate`` or ``Authorization: Bearer``."""
+
+    authentication_classes = [authentication.SessionAuthentication, BearerTokenAuthentication]
+
+    def post(self, request: Request) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse({"detail": "Log in first"}, status=401)
+        return JsonResponse({"token": tokens.issue(request.user)})
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics; staff users or requests from this machine only."""
+    local = request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+    user = getattr(request, "user", None)
+    if not (local or (user is not None and user.is_staff)):
+        return HttpResponse("Forbidden", status=403, content_type="text/plain")
+    return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4")

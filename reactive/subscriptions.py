@@ -1,0 +1,296 @@
+"""The per-process subscription manager: shared query instances and batched re-runs.
+
+One :class:`SubscriptionManager` per event loop (per server process). Query instances
+are shared by (function, canonical args, identity when the function read it). Every
+run happens in a *batch*: one read snapshot at commit number S, in which the batch first
+matches every outbox entry up to S against the live read-sets, then re-runs exactly the
+affected instances (and any new ones). All results are valid at S, so every session
+then moves to S in one Transition. Invalidations that arrive while a batch runs are
+merged into the next one; only one batch runs at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import commits, metrics
+from .conf import reactive_settings
+from .execution import Outcome, QueryRun, execute_query
+from .functions import FunctionSpec
+from .readsets import ReadSet, readset_affected
+from .snapshot import read_snapshot
+from .threads import run_sync
+
+if TYPE_CHECKING:
+    from .sync.session import Session
+
+logger = logging.getLogger("reactive")
+
+InstanceKey = tuple[str, str, str | None]
+
+
+def identity_key(user: Any) -> str:
+    """Who a result is for: ``"user:<pk>"`` or ``"anonymous"``."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}"
+    return "anonymous"
+
+
+@dataclass(eq=False)
+class QueryInstance:
+    """One live query (function + args [+ identity]) shared by every session subscribed to it."""
+
+    key: InstanceKey
+    spec: FunctionSpec
+    args: dict[str, Any]
+    user: Any
+    outcome: Outcome | None = None
+    readset: ReadSet = field(default_factory=ReadSet)
+    version: int = 0
+    identity_read: bool = False
+    subscribers: dict[Session, set[int]] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.outcome is not None
+
+    def apply(self, run: QueryRun) -> bool:
+        """Store a run's result; True when what clients see changed."""
+        self.readset = run.readset
+        self.identity_read = run.identity_read
+        changed = self.outcome != run.outcome
+        if changed:
+            self.outcome = run.outcome
+            self.version += 1
+        return changed
+
+
+@dataclass
+class BatchResult:
+    ts: int
+    runs: dict[QueryInstance, QueryRun]
+    invalidated: int
+
+
+class SubscriptionManager:
+    """Owns every query instance of this process and runs the batches."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.instances: dict[InstanceKey, QueryInstance] = {}
+        self.applied_ts: int | None = None
+        self.sessions: set[Session] = set()
+        self._initial: set[QueryInstance] = set()
+        self._waiting: set[Session] = set()
+        self._wake = asyncio.Event()
+        self._batch_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reactive-batch")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self.batches_run = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        from .bus import listen
+
+        self._tasks = [
+            self.loop.create_task(self._batch_loop(), name="reactive-batches"),
+            self.loop.create_task(self._poll_loop(), name="reactive-poll"),
+            self.loop.create_task(listen(self), name="reactive-bus"),
+        ]
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._batch_executor.shutdown(wait=False)
+
+    # --- notifications --------------------------------------------------------------------
+
+    def notify(self, ts: int) -> None:
+        """A commit numbered ``ts`` happened (any process): schedule a batch if it is new to us."""
+        if self.applied_ts is None or ts > self.applied_ts:
+            self._wake.set()
+
+    def notify_threadsafe(self, ts: int) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.notify, ts)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is listening any more
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- instances ------------------------------------------------------------------------
+
+    def attach(self, session: Session, query_id: int, spec: FunctionSpec, args: dict[str, Any], cargs: str) -> QueryInstance:
+        """Subscribe ``session``'s ``query_id``, sharing an existing instance when possible."""
+        user_key = (spec.name, cargs, identity_key(session.user))
+        shared_key = (spec.name, cargs, None)
+        instance = self.instances.get(user_key) or self.instances.get(shared_key)
+        if instance is None:
+            instance = QueryInstance(shared_key, spec, args, session.user)
+            self.instances[shared_key] = instance
+            self._initial.add(instance)
+            metrics.LIVE_INSTANCES.set(len(self.instances))
+            self._wake.set()
+        instance.subscribers.setdefault(session, set()).add(query_id)
+        return instance
+
+    def detach(self, session: Session, query_id: int, instance: QueryInstance) -> None:
+        ids = instance.subscribers.get(session)
+        if ids is None:
+            return
+        ids.discard(query_id)
+        if not ids:
+            del instance.subscribers[session]
+        if not instance.subscribers and self.instances.get(instance.key) is instance:
+            del self.instances[instance.key]
+            self._initial.discard(instance)
+            metrics.LIVE_INSTANCES.set(len(self.instances))
+
+    def forget_session(self, session: Session) -> None:
+        self.sessions.discard(session)
+        self._waiting.discard(session)
+
+    def wait_for_batch(self, session: Session, *, wake: bool) -> None:
+        """``session`` needs a Transition that only a later batch can give."""
+        self._waiting.add(session)
+        if wake:
+            self._wake.set()
+
+    def _split_by_identity(self, instance: QueryInstance) -> None:
+        """A shared instance turned out to read the identity: key it by its run's user, move the others."""
+        del self.instances[instance.key]
+        instance.key = (instance.key[0], instance.key[1], identity_key(instance.user))
+        existing = self.instances.get(instance.key)
+        self.instances[instance.key] = instance
+        owner = identity_key(instance.user)
+        moved = [(s, ids) for s, ids in instance.subscribers.items() if identity_key(s.user) != owner]
+        for session, ids in moved:
+            for query_id in list(ids):
+                session.reattach(query_id)
+        if existing is not None and existing is not instance:
+            for session, ids in list(existing.subscribers.items()):
+                for query_id in list(ids):
+                    session.reattach(query_id)
+
+    # --- batches --------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        """A cheap periodic check of the clock catches commits whose notification was lost."""
+        while not self._closed:
+            await asyncio.sleep(reactive_settings.POLL_INTERVAL)
+            if self.instances:
+                self._wake.set()
+
+    async def _batch_loop(self) -> None:
+        delay = 0.05
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._run_batch()
+                delay = 0.05
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("reactive: a re-run batch failed; retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                self._wake.set()
+
+    async def _run_batch(self) -> None:
+        established = [i for i in self.instances.values() if i.ready]
+        initial = [i for i in self._initial if i.subscribers]
+        self._initial.difference_update(initial)
+        try:
+            result = await run_sync(
+                _batch_in_thread, established, initial, self.applied_ts, executor=self._batch_executor
+            )
+        except BaseException:
+            self._initial.update(initial)  # run them in the retried batch
+            raise
+        self._apply(result)
+
+    def _apply(self, result: BatchResult) -> None:
+        self.batches_run += 1
+        changed: list[QueryInstance] = []
+        for instance, run in result.runs.items():
+            if self.instances.get(instance.key) is not instance:
+                continue  # every subscriber left while it ran
+            metrics.QUERY_RUNS.labels(instance.spec.name).inc()
+            if instance.apply(run):
+                changed.append(instance)
+            if instance.key[2] is None and run.identity_read:
+                self._split_by_identity(instance)
+        metrics.INVALIDATIONS.inc(result.invalidated)
+        self.applied_ts = result.ts
+        sessions = set(self._waiting)
+        self._waiting.clear()
+        for instance in changed:
+            sessions.update(instance.subscribers)
+        for session in sessions:
+            session.flush()
+
+
+def _affected(instances: Iterable[QueryInstance], writes: list[Any] | None) -> list[QueryInstance]:
+    if writes is None:
+        return list(instances)  # the outbox no longer holds what we missed: re-run everything
+    if not writes:
+        return []
+    table_level = reactive_settings.TABLE_LEVEL_INVALIDATION
+    return [i for i in instances if readset_affected(i.readset, writes, table_level=table_level)]
+
+
+def _batch_in_thread(
+    established: list[QueryInstance], initial: list[QueryInstance], applied_ts: int | None
+) -> BatchResult:
+    with read_snapshot(reactive_settings.DATABASE) as connection:
+        ts = commits.current_ts(connection)
+        if applied_ts is None or ts == applied_ts:
+            affected: list[QueryInstance] = []
+        else:
+            affected = _affected(established, commits.committed_writes(connection, applied_ts, ts))
+        runs: dict[QueryInstance, QueryRun] = {}
+        for instance in [*affected, *initial]:
+            if instance in runs:
+                continue
+            run = execute_query(instance.spec, instance.args, instance.user)
+            runs[instance] = run
+    return BatchResult(ts, runs, len(affected))
+
+
+_managers: dict[asyncio.AbstractEventLoop, SubscriptionManager] = {}
+
+
+def get_manager() -> SubscriptionManager:
+    """The manager of the running event loop, started on first use."""
+    loop = asyncio.get_running_loop()
+    manager = _managers.get(loop)
+    if manager is None:
+        for old_loop in [lp for lp in _managers if lp.is_closed()]:
+            del _managers[old_loop]
+        manager = SubscriptionManager(loop)
+        _managers[loop] = manager
+        manager.start()
+    return manager
+
+
+def running_managers() -> list[SubscriptionManager]:
+    return [m for loop, m in _managers.items() if not loop.is_closed() and not m._closed]
+
+
+async def reset_managers() -> None:
+    """Close every manager (tests, shutdown)."""
+    for loop, manager in list(_managers.items()):
+        if loop is asyncio.get_running_loop():
+            await manager.close()
+        del _managers[loop]
+

@@ -1,0 +1,1 @@
+"""The WebSocket sync protocol (shared/PROTOCOL.md): parsing, sessions, the consumer."""

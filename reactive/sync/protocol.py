@@ -1,0 +1,205 @@
+"""Every message type of the sync protocol, defined once: parsing with clear errors, encoding.
+
+Client messages are parsed into small dataclasses; anything malformed raises
+:class:`~reactive.errors.ProtocolError` with a message that says what is wrong.
+Server messages are built as JSON text; query values arrive pre-encoded so a result
+shared by many subscribers is serialised once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ProtocolError
+from ..values import decode_ts, dumps, encode_ts
+
+MAX_QUERY_ID = 2**53
+
+
+@dataclass(frozen=True)
+class Connect:
+    session_id: str
+    connection_count: int
+    max_observed_ts: int | None
+    extensions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Add:
+    query_id: int
+    udf_path: str
+    args: Any
+    journal: Any
+
+
+@dataclass(frozen=True)
+class Remove:
+    query_id: int
+
+
+@dataclass(frozen=True)
+class ModifyQuerySet:
+    base_version: int
+    new_version: int
+    modifications: tuple[Add | Remove, ...]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A Mutation or an Action."""
+
+    kind: str
+    request_id: int
+    udf_path: str
+    args: Any
+
+
+@dataclass(frozen=True)
+class Authenticate:
+    token_type: str
+    value: str | None
+    base_version: int
+
+
+@dataclass(frozen=True)
+class Event:
+    pass
+
+
+ClientMessage = Connect | ModifyQuerySet | Call | Authenticate | Event
+
+
+def _field(message: dict[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
+    if name not in message:
+        raise ProtocolError(f"{message.get('type')} message is missing field {name!r}")
+    value = message[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProtocolError(f"{message.get('type')}.{name} must be {what}")
+    return value
+
+
+def _int(message: dict[str, Any], name: str) -> int:
+    value = _field(message, name, (int, float), "a non-negative integer")
+    if isinstance(value, bool) or value != int(value) or not 0 <= value <= MAX_QUERY_ID:
+        raise ProtocolError(f"{message.get('type')}.{name} must be a non-negative integer")
+    return int(value)
+
+
+def _args(message: dict[str, Any]) -> Any:
+    args = _field(message, "args", list, "a one-element array holding the args object")
+    if len(args) != 1:
+        raise ProtocolError(f"{message.get('type')}.args must be a one-element array holding the args object")
+    return args[0]
+
+
+def parse(text: str) -> ClientMessage:
+    """Parse one client message; raises ProtocolError on anything malformed."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"Malformed JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("A message must be a JSON object")
+    kind = message.get("type")
+    if kind == "Connect":
+        session_id = _field(message, "sessionId", str, "a string")
+        if not 0 < len(session_id) <= 64:
+            raise ProtocolError("Connect.sessionId must be 1 to 64 characters")
+        max_ts = message.get("maxObservedTimestamp")
+        try:
+            max_observed = decode_ts(max_ts) if max_ts is not None else None
+        except ValueError as exc:
+            raise ProtocolError(f"Connect.maxObservedTimestamp: {exc}") from None
+        extensions = message.get("reactiveExtensions") or []
+        if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
+            raise ProtocolError("Connect.reactiveExtensions must be a list of strings")
+        count = message.get("connectionCount", 0)
+        return Connect(session_id, count if isinstance(count, int) else 0, max_observed, tuple(extensions))
+    if kind == "ModifyQuerySet":
+        base, new = _int(message, "baseVersion"), _int(message, "newVersion")
+        raw_mods = _field(message, "modifications", list, "a list")
+        mods: list[Add | Remove] = []
+        for raw in raw_mods:
+            if not isinstance(raw, dict):
+                raise ProtocolError("ModifyQuerySet.modifications must hold objects")
+            mod_type = raw.get("type")
+            if mod_type == "Add":
+                udf_path = _field(raw, "udfPath", str, "a string")
+                mods.append(Add(_int(raw, "queryId"), udf_path, _args(raw), raw.get("journal")))
+            elif mod_type == "Remove":
+                mods.append(Remove(_int(raw, "queryId")))
+            else:
+                raise ProtocolError(f"Unknown query set modification {mod_type!r} (expected Add or Remove)")
+        return ModifyQuerySet(base, new, tuple(mods))
+    if kind in ("Mutation", "Action"):
+        return Call(kind, _int(message, "requestId"), _field(message, "udfPath", str, "a string"), _args(message))
+    if kind == "Authenticate":
+        token_type = _field(message, "tokenType", str, "a string")
+        if token_type not in ("User", "None", "Admin"):
+            raise ProtocolError("Authenticate.tokenType must be 'User', 'None' or 'Admin'")
+        value = message.get("value")
+        if token_type != "None" and not isinstance(value, str):
+            raise ProtocolError("Authenticate.value must be a string")
+        return Authenticate(token_type, value, _int(message, "baseVersion"))
+    if kind == "Event":
+        return Event()
+    raise ProtocolError(f"Unknown message type {kind!r}")
+
+
+# --- server messages ----------------------------------------------------------------------
+
+Version = tuple[int, int, int]  # (querySet, identity, ts)
+
+
+def _version(version: Version) -> str:
+    return '{"querySet":%d,"identity":%d,"ts":"%s"}' % (version[0], version[1], encode_ts(version[2]))
+
+
+def query_updated(query_id: int, value_json: str) -> str:
+    return '{"type":"QueryUpdated","queryId":%d,"value":%s,"logLines":[],"journal":null}' % (query_id, value_json)
+
+
+def query_failed(query_id: int, message: str, data_json: str | None) -> str:
+    data = "" if data_json is None else ',"errorData":' + data_json
+    return '{"type":"QueryFailed","queryId":%d,"errorMessage":%s,"logLines":[],"journal":null%s}' % (
+        query_id, dumps(message), data,
+    )
+
+
+def query_removed(query_id: int) -> str:
+    return '{"type":"QueryRemoved","queryId":%d}' % query_id
+
+
+def transition(start: Version, end: Version, modifications: list[str]) -> str:
+    return '{"type":"Transition","startVersion":%s,"endVersion":%s,"modifications":[%s]}' % (
+        _version(start), _version(end), ",".join(modifications),
+    )
+
+
+def call_response(kind: str, request_id: int, success: bool, value_json: str, error_message: str,
+                  error_data_json: str | None, ts: int | None) -> str:
+    """A MutationResponse or ActionResponse."""
+    parts = [f'"type":"{kind}Response"', f'"requestId":{request_id}', f'"success":{"true" if success else "false"}']
+    if success:
+        parts.append(f'"result":{value_json}')
+        if ts is not None:
+            parts.append(f'"ts":"{encode_ts(ts)}"')
+    else:
+        parts.append(f'"result":{dumps(error_message)}')
+        if error_data_json is not None:
+            parts.append(f'"errorData":{error_data_json}')
+    parts.append('"logLines":[]')
+    return "{" + ",".join(parts) + "}"
+
+
+def auth_error(error: str, base_version: int) -> str:
+    return dumps({"type": "AuthError", "error": error, "baseVersion": base_version, "authUpdateAttempted": True})
+
+
+def fatal_error(error: str) -> str:
+    return dumps({"type": "FatalError", "error": error})
+
+
+PING = '{"type":"Ping"}'

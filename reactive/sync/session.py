@@ -1,0 +1,201 @@
+"""One client's state: its query set, identity, versions, and the Transitions it is sent.
+
+Versions follow the client's rules (PROTOCOL.md): each Transition starts exactly where
+the previous one ended; the query-set and identity versions advance only in the
+Transition that answers the client's change; ``ts`` never goes backwards. A Transition
+is built only when every query of the session has a result valid at the manager's
+snapshot, so a client never holds results from two different snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import metrics
+from ..errors import ArgumentError, FunctionNotFound, LimitExceeded, ProtocolError
+from ..execution import Outcome, validate_args
+from ..functions import FunctionSpec, Kind, lookup
+from ..subscriptions import QueryInstance, SubscriptionManager
+from ..values import EncodingError, canonical_args, decode
+from . import protocol
+
+
+@dataclass
+class SessionQuery:
+    """One of the client's queries: a shared instance, or a fixed failure (bad function/args)."""
+
+    instance: QueryInstance | None
+    fixed: Outcome | None = None
+    sent: tuple[int, int] | None = None  # (id(instance), version) last sent
+    spec: FunctionSpec | None = None
+    args: dict[str, Any] | None = None
+    cargs: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.instance is None or self.instance.ready
+
+    def token(self) -> tuple[int, int]:
+        if self.instance is None:
+            return (0, 0)
+        return (id(self.instance), self.instance.version)
+
+    def outcome(self) -> Outcome:
+        if self.instance is None:
+            assert self.fixed is not None
+            return self.fixed
+        assert self.instance.outcome is not None
+        return self.instance.outcome
+
+
+class Session:
+    """State of one WebSocket connection's sync session."""
+
+    def __init__(self, manager: SubscriptionManager, send: Callable[[str], None], user: Any,
+                 max_queries: int) -> None:
+        self.manager = manager
+        self._send = send
+        self.user = user
+        self.max_queries = max_queries
+        self.session_id: str | None = None
+        self.extensions: tuple[str, ...] = ()
+        self.query_set_version = 0
+        self.identity_version = 0
+        self.sent: protocol.Version = (0, 0, 0)
+        self.queries: dict[int, SessionQuery] = {}
+        self._removed: list[int] = []
+        self._awaited_ts = 0
+        self.mutation_running = False
+        self._deferred = False
+        self.closed = False
+        manager.sessions.add(self)
+
+    # --- client messages ------------------------------------------------------------------
+
+    def connect(self, message: protocol.Connect) -> None:
+        if self.session_id is not None:
+            raise ProtocolError("Connect was already received on this connection")
+        self.session_id = message.session_id
+        self.extensions = message.extensions
+        if message.max_observed_ts:
+            self.await_ts(message.max_observed_ts)
+
+    def modify_query_set(self, message: protocol.ModifyQuerySet) -> None:
+        if message.base_version != self.query_set_version or message.new_version != message.base_version + 1:
+            raise ProtocolError(
+                f"ModifyQuerySet from version {message.base_version} to {message.new_version}, "
+                f"but the query set is at version {self.query_set_version}"
+            )
+        for mod in message.modifications:
+            if isinstance(mod, protocol.Remove):
+                self._remove(mod.query_id)
+            else:
+                self._add(mod)
+        self.query_set_version = message.new_version
+        self.flush()
+
+    def _add(self, mod: protocol.Add) -> None:
+        if mod.query_id in self.queries:
+            raise ProtocolError(f"Query {mod.query_id} is already in the query set")
+        if len(self.queries) >= self.max_queries:
+            limit = LimitExceeded(f"Too many queries on one connection (MAX_QUERIES_PER_CONNECTION={self.max_queries})")
+            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(limit))
+            return
+        try:
+            spec = lookup(mod.udf_path, Kind.QUERY)
+            args = validate_args(spec, decode(mod.args))
+            cargs = canonical_args(args)
+        except EncodingError as exc:
+            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(ArgumentError(str(exc))))
+            return
+        except (FunctionNotFound, ArgumentError) as exc:
+            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
+            return
+        instance = self.manager.attach(self, mod.query_id, spec, args, cargs)
+        self.queries[mod.query_id] = SessionQuery(instance, spec=spec, args=args, cargs=cargs)
+
+    def _remove(self, query_id: int) -> None:
+        query = self.queries.pop(query_id, None)
+        if query is None:
+            raise ProtocolError(f"Query {query_id} is not in the query set")
+        if query.instance is not None:
+            self.manager.detach(self, query_id, query.instance)
+        self._removed.append(query_id)
+
+    def authenticate(self, user: Any, base_version: int) -> None:
+        """Switch identity: queries that depend on who asks re-run as the new user."""
+        if base_version != self.identity_version:
+            raise ProtocolError(
+                f"Authenticate from identity version {base_version}, but it is at {self.identity_version}"
+            )
+        self.user = user
+        self.identity_version = base_version + 1
+        for query_id, query in list(self.queries.items()):
+            if query.instance is not None and query.instance.key[2] is not None:
+                self.reattach(query_id)
+        self.flush()
+
+    def reattach(self, query_id: int) -> None:
+        """Re-subscribe ``query_id`` under this session's current identity."""
+        query = self.queries[query_id]
+        assert query.instance is not None and query.spec is not None and query.args is not None
+        self.manager.detach(self, query_id, query.instance)
+        query.instance = self.manager.attach(self, query_id, query.spec, query.args, query.cargs)
+
+    def await_ts(self, ts: int) -> None:
+        """The client must get a Transition reaching at least ``ts`` (a mutation's commit)."""
+        self._awaited_ts = max(self._awaited_ts, ts)
+        self.flush()
+
+    # --- transitions ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Send a Transition to the manager's snapshot if anything is owed and possible."""
+        if self.closed:
+            return
+        if self.mutation_running:
+            self._deferred = True  # its MutationResponse must go out first
+            return
+        ts = self.manager.applied_ts
+        if ts is None or not all(q.ready for q in self.queries.values()):
+            self.manager.wait_for_batch(self, wake=True)
+            return
+        ts = max(ts, self.sent[2])
+        modifications = [protocol.query_removed(qid) for qid in self._removed]
+        self._removed.clear()
+        for query_id, query in self.queries.items():
+            token = query.token()
+            if query.sent == token:
+                continue
+            query.sent = token
+            outcome = query.outcome()
+            if outcome.success:
+                modifications.append(protocol.query_updated(query_id, outcome.value_json))
+            else:
+                modifications.append(protocol.query_failed(query_id, outcome.error_message, outcome.error_data_json))
+        end = (self.query_set_version, self.identity_version, ts)
+        owes_ts = self._awaited_ts > self.sent[2]
+        if not modifications and end[:2] == self.sent[:2] and not (owes_ts and ts > self.sent[2]):
+            return
+        start, self.sent = self.sent, end
+        metrics.TRANSITIONS.inc()
+        self._send(protocol.transition(start, end, modifications))
+        if self._awaited_ts > ts:
+            # The commit's own notification wakes the batch that will reach it.
+            self.manager.wait_for_batch(self, wake=False)
+
+    def mutation_finished(self) -> None:
+        self.mutation_running = False
+        if self._deferred:
+            self._deferred = False
+            self.flush()
+
+    def close(self) -> None:
+        self.closed = True
+        for query_id, query in self.queries.items():
+            if query.instance is not None:
+                self.manager.detach(self, query_id, query.instance)
+        self.queries.clear()
+        self.manager.forget_session(self)

@@ -1,0 +1,293 @@
+"""Read tracking: turn the SELECTs a query function runs into a :class:`ReadSet`.
+
+Only active inside :func:`tracked` (a ``ContextVar``, reset in ``finally``). The ORM hook
+in :mod:`reactive.patches` calls :func:`analyse_select` for each compiled SELECT and
+:func:`record_rows` with the rows it returned. Whatever cannot be analysed is widened:
+an unanalysable predicate is dropped (a conjunction minus a term matches more rows),
+a disjunction or negation is dropped whole, a table seen only in the SQL text is read
+whole, and raw SQL naming no known table reads every table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Model
+from django.db.models.expressions import Col
+from django.db.models.lookups import Lookup
+from django.db.models.sql.datastructures import Join
+from django.db.models.sql.query import Query
+from django.db.models.sql.subqueries import AggregateQuery
+from django.db.models.sql.where import AND, WhereNode
+
+from .readsets import ALL_TABLES, EQ, GT, GTE, IN, ISNULL, LT, LTE, Pred, ReadSet, TableRead
+
+
+@dataclass
+class ReadCollector:
+    """Reads recorded by one tracked run."""
+
+    readset: ReadSet = field(default_factory=ReadSet)
+    rows_read: int = 0
+
+    def add(self, read: TableRead) -> None:
+        self.readset.add(read)
+
+
+_collector: contextvars.ContextVar[ReadCollector | None] = contextvars.ContextVar(
+    "reactive_read_collector", default=None
+)
+
+
+def current_collector() -> ReadCollector | None:
+    return _collector.get()
+
+
+@contextlib.contextmanager
+def tracked() -> Iterator[ReadCollector]:
+    """Record every read made by the ORM (or raw cursors) inside the block."""
+    collector = ReadCollector()
+    token = _collector.set(collector)
+    try:
+        yield collector
+    finally:
+        _collector.reset(token)
+
+
+@contextlib.contextmanager
+def untracked() -> Iterator[None]:
+    """Suspend tracking (for the framework's own bookkeeping queries)."""
+    token = _collector.set(None)
+    try:
+        yield
+    finally:
+        _collector.reset(token)
+
+
+@lru_cache(maxsize=1)
+def known_tables() -> frozenset[str]:
+    return frozenset(
+        m._meta.db_table for m in apps.get_models(include_auto_created=True)
+    )
+
+
+_IDENTIFIER = re.compile(r'"([^"]+)"|`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b')
+
+
+def tables_in_sql(sql: str) -> set[str]:
+    """Known model tables named anywhere in ``sql`` (quoted or bare)."""
+    tables = known_tables()
+    found = set()
+    for match in _IDENTIFIER.finditer(sql):
+        name = match.group(1) or match.group(2) or match.group(3)
+        if name in tables:
+            found.add(name)
+    return found
+
+
+_LOOKUP_OPS = {"exact": EQ, "in": IN, "lt": LT, "lte": LTE, "gt": GT, "gte": GTE, "isnull": ISNULL}
+
+
+def _is_plain_value(value: Any) -> bool:
+    return not (
+        hasattr(value, "resolve_expression") or hasattr(value, "as_sql") or isinstance(value, Query)
+    )
+
+
+def lookup_preds(lookup: Lookup) -> tuple[str, list[Pred]] | None:
+    """``(alias, preds)`` for a lookup comparing a column with constants, else None."""
+    lhs, rhs = lookup.lhs, lookup.rhs
+    if not isinstance(lhs, Col) or lookup.lookup_name is None:
+        return None
+    column = lhs.target.column
+    name = lookup.lookup_name
+    if name == "range":
+        if not (isinstance(rhs, (list, tuple)) and len(rhs) == 2 and all(map(_is_plain_value, rhs))):
+            return None
+        return lhs.alias, [Pred(column, GTE, rhs[0]), Pred(column, LTE, rhs[1])]
+    op = _LOOKUP_OPS.get(name)
+    if op is None:
+        return None
+    if op == IN:
+        if not isinstance(rhs, (list, tuple, set, frozenset)) or not all(map(_is_plain_value, rhs)):
+            return None
+        try:
+            return lhs.alias, [Pred(column, IN, frozenset(v for v in rhs if v is not None))]
+        except TypeError:
+            return None
+    if not _is_plain_value(rhs):
+        return None
+    if op == EQ and rhs is None:
+        return lhs.alias, [Pred(column, ISNULL, True)]
+    if op == ISNULL:
+        return lhs.alias, [Pred(column, ISNULL, bool(rhs))]
+    try:
+        hash(rhs)
+    except TypeError:
+        return None
+    return lhs.alias, [Pred(column, op, rhs)]
+
+
+def where_preds(where: WhereNode | None) -> dict[str, list[Pred]]:
+    """The analysable conjuncts of a WHERE tree, grouped by table alias."""
+    found: dict[str, list[Pred]] = {}
+    if where is None:
+        return found
+
+    def visit(node: Any) -> None:
+        if isinstance(node, WhereNode):
+            if node.negated or (node.connector != AND and len(node.children) != 1):
+                return  # a disjunction or a negation: drop it (widens)
+            for child in node.children:
+                visit(child)
+        elif isinstance(node, Lookup):
+            result = lookup_preds(node)
+            if result is not None:
+                alias, preds = result
+                found.setdefault(alias, []).extend(preds)
+
+    visit(where)
+    return found
+
+
+def nested_queries(node: Any, depth: int = 0) -> Iterator[Query]:
+    """Queries nested in an expression tree (subqueries, ``__in`` querysets, Exists)."""
+    if depth > 50 or node is None:
+        return
+    if isinstance(node, Query):
+        yield node
+        return
+    inner = getattr(node, "query", None)
+    if isinstance(inner, Query):
+        yield inner
+        return
+    if isinstance(node, Lookup):
+        children: Sequence[Any] = [node.lhs, node.rhs]
+    elif isinstance(node, WhereNode):
+        children = node.children
+    elif isinstance(node, (list, tuple)):
+        children = node
+    elif hasattr(node, "get_source_expressions"):
+        try:
+            children = node.get_source_expressions()
+        except Exception:  # some expressions cannot list sources before resolution
+            children = []
+    else:
+        children = []
+    for child in children:
+        yield from nested_queries(child, depth + 1)
+
+
+@dataclass
+class SelectPlan:
+    """How to record one SELECT: static reads, plus which result column holds which pk."""
+
+    reads: list[TableRead]
+    # (table, preds, column index of that table's pk in each result row)
+    pk_columns: list[tuple[str, tuple[Pred, ...] | None, int]]
+
+
+def _query_reads(query: Query, reads: list[TableRead], depth: int = 0) -> None:
+    """Reads of ``query`` and everything nested in it, without pk tracking."""
+    if depth > 20:
+        reads.append(TableRead(ALL_TABLES))
+        return
+    if isinstance(query, AggregateQuery):
+        _query_reads(query.inner_query, reads, depth + 1)
+    preds = where_preds(query.where)
+    for alias, join in query.alias_map.items():
+        alias_preds: tuple[Pred, ...] = ()
+        if not (isinstance(join, Join) and join.join_type == "LEFT OUTER JOIN"):
+            alias_preds = tuple(preds.get(alias, ()))
+        reads.append(TableRead(join.table_name, alias_preds))
+    for combined in getattr(query, "combined_queries", ()) or ():
+        _query_reads(combined, reads, depth + 1)
+    sources: list[Any] = [query.where, *query.annotations.values()]
+    for nested in nested_queries(sources):
+        _query_reads(nested, reads, depth + 1)
+
+
+def _fk_join_alias(join: Any, query: Query) -> bool:
+    """Is ``join`` a forward many-to-one join onto its target's primary key?"""
+    if not isinstance(join, Join) or not join.join_fields or len(join.join_fields) != 1:
+        return False
+    lhs_field, rhs_field = join.join_fields[0]
+    parent = query.alias_map.get(join.parent_alias)
+    return (
+        bool(getattr(rhs_field, "primary_key", False))
+        and rhs_field.model._meta.db_table == join.table_name
+        and parent is not None
+        and lhs_field.model._meta.db_table == parent.table_name
+    )
+
+
+def analyse_select(compiler: Any) -> SelectPlan:
+    """Plan the reads of a compiled SELECT (call after ``as_sql()``)."""
+    query: Query = compiler.query
+    reads: list[TableRead] = []
+    pk_columns: list[tuple[str, tuple[Pred, ...] | None, int]] = []
+    preds = where_preds(query.where)
+    pk_index: dict[str, int] = {}
+    if (
+        not query.combinator
+        and not query.distinct_fields
+        and not isinstance(query, AggregateQuery)
+        and not query.group_by
+    ):
+        for index, (expr, _sql, _alias) in enumerate(compiler.select or ()):
+            if isinstance(expr, Col) and getattr(expr.target, "primary_key", False):
+                pk_index.setdefault(expr.alias, index)
+    base_alias = query.get_initial_alias() if query.alias_map else None
+    for alias, join in query.alias_map.items():
+        outer = isinstance(join, Join) and join.join_type == "LEFT OUTER JOIN"
+        alias_preds: tuple[Pred, ...] = () if outer else tuple(preds.get(alias, ()))
+        if alias in pk_index and (alias == base_alias or _fk_join_alias(join, query)):
+            tracked_preds: tuple[Pred, ...] | None = alias_preds
+            if alias != base_alias and not alias_preds:
+                tracked_preds = None  # reached only through a tracked row's foreign key
+            pk_columns.append((join.table_name, tracked_preds, pk_index[alias]))
+        else:
+            reads.append(TableRead(join.table_name, alias_preds))
+    for combined in query.combined_queries or ():
+        _query_reads(combined, reads)
+    sources: list[Any] = [query.where, *query.annotations.values()]
+    for nested in nested_queries(sources):
+        _query_reads(nested, reads)
+    if isinstance(query, AggregateQuery):
+        _query_reads(query.inner_query, reads)
+    return SelectPlan(reads, pk_columns)
+
+
+def record_select(collector: ReadCollector, plan: SelectPlan, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Record a SELECT's reads, with the pks of ``rows`` (every row it returned)."""
+    covered = {read.table for read in plan.reads}
+    for read in plan.reads:
+        collector.add(read)
+    for table, preds, index in plan.pk_columns:
+        pks = frozenset(row[index] for row in rows if row[index] is not None)
+        collector.add(TableRead(table, preds, pks))
+        covered.add(table)
+    collector.rows_read += len(rows)
+    # Safety net: a table named in the SQL that the analysis missed is read whole.
+    for table in tables_in_sql(sql) - covered:
+        collector.add(TableRead(table))
+
+
+def record_raw_read(collector: ReadCollector, sql: str) -> None:
+    """A raw SQL read: every known table it names, or every table if it names none."""
+    tables = tables_in_sql(sql)
+    if not tables:
+        collector.add(TableRead(ALL_TABLES))
+    for table in tables:
+        collector.add(TableRead(table))
+
+
+def model_table(model: type[Model]) -> str:
+    return model._meta.db_table

@@ -1,0 +1,168 @@
+"""Convex's JSON value encoding, and turning Python/Django results into JSON values.
+
+Wire format (shared/PROTOCOL.md "Values"): plain JSON, with ``{"$integer": b64}`` for
+64-bit integers, ``{"$float": b64}`` for NaN/±Infinity/-0, ``{"$bytes": b64}`` for bytes.
+Python ints within JavaScript's safe range travel as plain numbers so that ids stay
+ordinary JS numbers in the browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import json
+import math
+import struct
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import models
+
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_KEY_LENGTH = 1024
+_ZERO_TS = base64.b64encode(bytes(8)).decode()
+
+
+class EncodingError(ValueError):
+    """A value that cannot be represented on the wire, with the path to it."""
+
+
+def encode_ts(ts: int) -> str:
+    """Encode a u64 commit number as base64 of 8 little-endian bytes."""
+    if ts == 0:
+        return _ZERO_TS
+    return base64.b64encode(struct.pack("<Q", ts)).decode()
+
+
+def decode_ts(value: Any) -> int:
+    """Decode an encoded timestamp; raises ValueError on anything malformed."""
+    if not isinstance(value, str):
+        raise ValueError("timestamp must be a base64 string")
+    raw = base64.b64decode(value, validate=True)
+    if len(raw) != 8:
+        raise ValueError("timestamp must be 8 bytes")
+    return int(struct.unpack("<Q", raw)[0])
+
+
+def _check_key(key: Any, path: str) -> str:
+    if not isinstance(key, str):
+        raise EncodingError(f"{path}: object keys must be strings, got {type(key).__name__}")
+    if key.startswith("$"):
+        raise EncodingError(f"{path}: object key {key!r} starts with '$', which is reserved")
+    if len(key) > MAX_KEY_LENGTH:
+        raise EncodingError(f"{path}: object key is longer than {MAX_KEY_LENGTH} characters")
+    if not key.isascii() or not key.isprintable():
+        raise EncodingError(f"{path}: object key {key!r} must be printable ASCII")
+    return key
+
+
+def model_to_dict(instance: models.Model) -> dict[str, Any]:
+    """A model instance as a JSON object: ``_id`` plus every concrete field by attname."""
+    opts = instance._meta
+    data: dict[str, Any] = {"_id": instance.pk}
+    for field in opts.concrete_fields:
+        if field.primary_key:
+            continue
+        data[field.attname] = getattr(instance, field.attname)
+    return data
+
+
+def to_json_value(value: Any, path: str = "result") -> Any:
+    """Turn a function's return value into plain JSON-able Python (before wire encoding).
+
+    Model instances and querysets become objects with ``_id``; dates become ISO strings;
+    Decimals become strings (no precision lost); UUIDs become strings.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, models.Model):
+        return to_json_value(model_to_dict(value), path)
+    if isinstance(value, models.QuerySet):
+        return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {
+            _check_key(k, path): to_json_value(v, f"{path}.{k}") for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (set, frozenset)):
+        return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    raise EncodingError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def encode(value: Any) -> Any:
+    """Encode JSON-able Python (output of :func:`to_json_value`) into Convex JSON."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+        return {"$integer": base64.b64encode(struct.pack("<q", value)).decode()}
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value) or (value == 0 and math.copysign(1, value) < 0):
+            return {"$float": base64.b64encode(struct.pack("<d", value)).decode()}
+        return value
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {k: encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    raise EncodingError(f"{type(value).__name__} is not a JSON value")
+
+
+def decode(value: Any, path: str = "args") -> Any:
+    """Decode Convex JSON (from a client) into Python values, checking object keys."""
+    if value is None or isinstance(value, (bool, str, int, float)):
+        return value
+    if isinstance(value, list):
+        return [decode(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key in ("$integer", "$float", "$bytes"):
+                return _decode_special(key, inner, path)
+        return {_check_key(k, path): decode(v, f"{path}.{k}") for k, v in value.items()}
+    raise EncodingError(f"{path}: unsupported value of type {type(value).__name__}")
+
+
+def _decode_special(key: str, inner: Any, path: str) -> Any:
+    try:
+        raw = base64.b64decode(inner, validate=True)
+    except (TypeError, ValueError) as exc:
+        raise EncodingError(f"{path}: malformed {key} value") from exc
+    if key == "$bytes":
+        return raw
+    if len(raw) != 8:
+        raise EncodingError(f"{path}: {key} must hold 8 bytes")
+    if key == "$integer":
+        return int(struct.unpack("<q", raw)[0])
+    return float(struct.unpack("<d", raw)[0])
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """Strict, compact JSON text (no NaN/Infinity) of an already-encoded value."""
+    return json.dumps(
+        value, separators=(",", ":"), allow_nan=False, ensure_ascii=False, sort_keys=sort_keys
+    )
+
+
+def canonical_args(args: dict[str, Any]) -> str:
+    """A canonical text form of decoded args, used to share query instances."""
+    return dumps(encode(to_json_value(args, "args")), sort_keys=True)

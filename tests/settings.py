@@ -1,0 +1,21 @@
+"""Test settings: the demo project, on SQLite (a file, so threads share it) or on DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from demo_project.settings import *  # noqa: F403
+from demo_project.settings import database_from_url
+
+_sqlite = Path(tempfile.gettempdir()) / f"reactive-tests-{os.getpid()}.sqlite3"
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"), _sqlite)}
+DATABASES["default"]["TEST"] = {"NAME": str(_sqlite.with_suffix(".test.sqlite3"))} if not os.environ.get(
+    "DATABASE_URL") else {"NAME": "reactive_test"}
+DATABASES["default"].pop("CONN_MAX_AGE", None)
+
+DEMO_PAYMENT_DELAY = 0.05
+REACTIVE = {"POLL_INTERVAL": 0.5}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGGING = {"version": 1, "disable_existing_loggers": False}
