@@ -13,6 +13,4 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402 - after Django is 
 
 import reactive.routing  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {"http": django_application, "websocket": reactive.routing.websocket_application()}
-)
+application = ProtocolTypeRouter({"http": django_application, "websocket": reactive.routing.websocket_application()})

@@ -70,8 +70,9 @@ def publish(ts: int) -> None:
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        logger.warning("reactive: could not publish a commit; other processes will poll for it",
-                       exc_info=task.exception())
+        logger.warning(
+            "reactive: could not publish a commit; other processes will poll for it", exc_info=task.exception()
+        )
 
 
 async def listen(manager: SubscriptionManager) -> None:

@@ -18,25 +18,32 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if not isinstance(user, dict):
         return [Error("settings.REACTIVE must be a dict.", id="reactive.E001")]
     for key in sorted(set(user) - set(DEFAULTS)):
-        problems.append(Error(f"Unknown REACTIVE setting {key!r}.", hint=f"Known: {', '.join(sorted(DEFAULTS))}",
-                              id="reactive.E002"))
+        problems.append(
+            Error(
+                f"Unknown REACTIVE setting {key!r}.", hint=f"Known: {', '.join(sorted(DEFAULTS))}", id="reactive.E002"
+            )
+        )
     if problems:
         return problems
     alias = reactive_settings.DATABASE
     if alias not in settings.DATABASES:
         problems.append(Error(f"REACTIVE['DATABASE'] is {alias!r}, which is not in DATABASES.", id="reactive.E003"))
     elif connections[alias].vendor not in ("postgresql", "sqlite"):
-        problems.append(Warning(
-            f"Database {alias!r} uses {connections[alias].vendor}; reactive is tested on PostgreSQL and SQLite.",
-            id="reactive.W001",
-        ))
+        problems.append(
+            Warning(
+                f"Database {alias!r} uses {connections[alias].vendor}; reactive is tested on PostgreSQL and SQLite.",
+                id="reactive.W001",
+            )
+        )
     layers = getattr(settings, "CHANNEL_LAYERS", {}) or {}
     if "default" not in layers:
-        problems.append(Warning(
-            "No CHANNEL_LAYERS['default']: commits reach other processes only through the outbox poll.",
-            hint="Use channels_redis.core.RedisChannelLayer when running more than one process.",
-            id="reactive.W002",
-        ))
+        problems.append(
+            Warning(
+                "No CHANNEL_LAYERS['default']: commits reach other processes only through the outbox poll.",
+                hint="Use channels_redis.core.RedisChannelLayer when running more than one process.",
+                id="reactive.W002",
+            )
+        )
     for name in ("POLL_INTERVAL", "PING_INTERVAL"):
         value = getattr(reactive_settings, name)
         if not isinstance(value, (int, float)) or value <= 0:

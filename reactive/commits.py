@@ -36,6 +36,7 @@ MAX_ENTRIES_PER_COMMIT = 2000
 
 # --- write-set codec (outbox rows are JSON text) ------------------------------------------
 
+
 def _encode_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -123,6 +124,7 @@ def decode_writes(text: str) -> list[TableWrite]:
 
 # --- the clock and the outbox ------------------------------------------------------------
 
+
 def flush(connection: BaseDatabaseWrapper) -> int | None:
     """Write the buffered write-set to the outbox under a new commit number (inside the transaction)."""
     from .patches import internal_sql
@@ -180,4 +182,3 @@ def prune(older_than: datetime.datetime, *, using: str | None = None) -> int:
     with internal_sql(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM reactive_outbox WHERE created_at < %s", [older_than])
         return int(cursor.rowcount or 0)
-

@@ -59,8 +59,7 @@ class ReactiveSettings:
         unknown = sorted(set(user) - set(DEFAULTS))
         if unknown:
             raise ImproperlyConfigured(
-                f"Unknown key(s) in settings.REACTIVE: {', '.join(unknown)}. "
-                f"Known keys: {', '.join(sorted(DEFAULTS))}."
+                f"Unknown key(s) in settings.REACTIVE: {', '.join(unknown)}. Known keys: {', '.join(sorted(DEFAULTS))}."
             )
         return {**DEFAULTS, **user}
 

@@ -174,9 +174,11 @@ def run_mutation_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> An
 def _stored_outcome(session_id: str, request_id: int) -> Outcome | None:
     from .models import MutationRecord
 
-    record = MutationRecord.objects.using(reactive_settings.DATABASE).filter(
-        session_id=session_id, request_id=request_id
-    ).first()
+    record = (
+        MutationRecord.objects.using(reactive_settings.DATABASE)
+        .filter(session_id=session_id, request_id=request_id)
+        .first()
+    )
     if record is None:
         return None
     if record.success:
@@ -200,11 +202,11 @@ def execute_mutation(
     from .models import MutationRecord
 
     alias = reactive_settings.DATABASE
-    dedup = session_id is not None and request_id is not None
-    if dedup:
-        stored = _stored_outcome(session_id, request_id)  # type: ignore[arg-type]
-        if stored is not None:
-            return stored
+    key: tuple[str, int] | None = None
+    if session_id is not None and request_id is not None:
+        key = (session_id, request_id)
+    if key is not None and (stored := _stored_outcome(*key)) is not None:
+        return stored
     try:
         args = validate_args(spec, raw_args)
         with transaction.atomic(using=alias):
@@ -213,22 +215,26 @@ def execute_mutation(
             ts = commits.flush(connection)
             if ts is None:
                 ts = commits.current_ts(connection)
-            if dedup:
+            if key is not None:
                 MutationRecord.objects.using(alias).create(
-                    session_id=session_id, request_id=request_id, success=True,
-                    result=value_json, ts=ts, created_at=timezone.now(),
+                    session_id=key[0],
+                    request_id=key[1],
+                    success=True,
+                    result=value_json,
+                    ts=ts,
+                    created_at=timezone.now(),
                 )
         return Outcome(True, value_json, ts=ts)
     except IntegrityError as exc:
-        if dedup and (stored := _stored_outcome(session_id, request_id)) is not None:  # type: ignore[arg-type]
+        if key is not None and (stored := _stored_outcome(*key)) is not None:
             return stored  # the same request committed concurrently elsewhere
         outcome = Outcome.failure(exc)
         _log_unexpected(spec, exc)
     except Exception as exc:
         _log_unexpected(spec, exc)
         outcome = Outcome.failure(exc)
-    if dedup:
-        _record_failure(session_id, request_id, outcome)  # type: ignore[arg-type]
+    if key is not None:
+        _record_failure(*key, outcome)
     return outcome
 
 

@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SPEC_ATTRIBUTE = "_reactive_spec"
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     QUERY = "query"
     MUTATION = "mutation"
     ACTION = "action"
@@ -128,9 +128,7 @@ def _decorator(kind: Kind, internal: bool) -> Callable[..., Any]:
                     f"{f.__qualname__}: {kind.value}s run inside a database transaction and must "
                     f"be plain (sync) functions; use @action for async code."
                 )
-            if permission is not None and not callable(permission) and not isinstance(
-                permission, (list, tuple)
-            ):
+            if permission is not None and not callable(permission) and not isinstance(permission, (list, tuple)):
                 raise ConfigurationError(f"{f.__qualname__}: permission must be a callable or a list")
             spec = FunctionSpec(
                 name=name or default_name(f),

@@ -67,21 +67,21 @@ class FunctionCallView(APIView):
     permission_classes: list[Any] = []
     parser_classes = [parsers.JSONParser]
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        return _with_cors(request, HttpResponse(status=204))
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        return _with_cors(request, super().finalize_response(request, response, *args, **kwargs))
 
     def post(self, request: Request) -> HttpResponse:
         try:
             path, raw_args = self._parse(request)
         except _Text400 as exc:
-            return _with_cors(request, HttpResponse(str(exc), status=400, content_type="text/plain"))
+            return HttpResponse(str(exc), status=400, content_type="text/plain")
         try:
             spec = lookup(path, self.kind)
             args = decode(raw_args)
         except ReactiveError as exc:
             return self._reply(request, Outcome.failure(exc))
         except EncodingError as exc:
-            return _with_cors(request, HttpResponse(str(exc), status=400, content_type="text/plain"))
+            return HttpResponse(str(exc), status=400, content_type="text/plain")
         user = request.user
         if spec.kind is Kind.QUERY:
             outcome = execute_query_once(spec, args, user)
@@ -113,8 +113,7 @@ class FunctionCallView(APIView):
         return path, args
 
     def _reply(self, request: HttpRequest, outcome: Outcome) -> HttpResponse:
-        status = 200 if outcome.success else FUNCTION_FAILED
-        return _with_cors(request, JsonResponse(outcome.to_wire(), status=status))
+        return JsonResponse(outcome.to_wire(), status=200 if outcome.success else FUNCTION_FAILED)
 
 
 class QueryView(FunctionCallView):

@@ -39,7 +39,5 @@ class MutationRecord(models.Model):
 
     class Meta:
         db_table = "reactive_mutation_record"
-        constraints = [
-            models.UniqueConstraint(fields=["session_id", "request_id"], name="reactive_mutation_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["session_id", "request_id"], name="reactive_mutation_once")]
         indexes = [models.Index(fields=["created_at"], name="reactive_mutation_created")]

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models.sql import compiler as sql_compiler
-from django.db.models.sql.constants import MULTI
+from django.db.models.sql.constants import MULTI, SINGLE
 
 from . import commits, tracking, writes
 from .errors import ReadOnlyError
@@ -35,9 +35,7 @@ from .readsets import TableRead
 logger = logging.getLogger("reactive")
 
 # While a compiler runs: the list collecting the SQL it sends (so raw-cursor hooks skip it).
-_in_compiler: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "reactive_in_compiler", default=None
-)
+_in_compiler: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("reactive_in_compiler", default=None)
 _internal: contextvars.ContextVar[bool] = contextvars.ContextVar("reactive_internal", default=False)
 _migrating = False
 _originals: dict[tuple[type, str], Callable[..., Any]] = {}
@@ -88,6 +86,7 @@ def _run_write(connection: BaseDatabaseWrapper, run: Callable[[], Any]) -> Any:
 
 # --- compilers ----------------------------------------------------------------------------
 
+
 def _select_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def execute_sql(self: Any, result_type: Any = MULTI, *args: Any, **kwargs: Any) -> Any:
@@ -122,7 +121,9 @@ def _select_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
     return execute_sql
 
 
-def _record_result(collector: tracking.ReadCollector, plan: tracking.SelectPlan, sql: str, result: Any, result_type: Any) -> Any:
+def _record_result(
+    collector: tracking.ReadCollector, plan: tracking.SelectPlan, sql: str, result: Any, result_type: Any
+) -> Any:
     if result_type == MULTI:
         if isinstance(result, list):
             rows = [row for chunk in result for row in chunk]
@@ -139,7 +140,7 @@ def _record_result(collector: tracking.ReadCollector, plan: tracking.SelectPlan,
                 tracking.record_select(collector, plan, sql, [])
 
         return chunks()
-    if result_type == sql_compiler.SINGLE:
+    if result_type == SINGLE:
         tracking.record_select(collector, plan, sql, [result] if result else [])
         return result
     # Cursors and row counts: the rows are not seen here, so their pks are unknown.
@@ -188,6 +189,7 @@ def _update_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # --- raw cursors --------------------------------------------------------------------------
 
+
 def _cursor_execute(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def _execute_with_wrappers(self: Any, sql: Any, params: Any, many: bool, executor: Any) -> Any:
@@ -217,6 +219,7 @@ def _cursor_execute(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # --- transactions -------------------------------------------------------------------------
+
 
 def _commit(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)

@@ -129,7 +129,9 @@ class SubscriptionManager:
 
     # --- instances ------------------------------------------------------------------------
 
-    def attach(self, session: Session, query_id: int, spec: FunctionSpec, args: dict[str, Any], cargs: str) -> QueryInstance:
+    def attach(
+        self, session: Session, query_id: int, spec: FunctionSpec, args: dict[str, Any], cargs: str
+    ) -> QueryInstance:
         """Subscribe ``session``'s ``query_id``, sharing an existing instance when possible."""
         user_key = (spec.name, cargs, identity_key(session.user))
         shared_key = (spec.name, cargs, None)
@@ -293,4 +295,3 @@ async def reset_managers() -> None:
         if loop is asyncio.get_running_loop():
             await manager.close()
         del _managers[loop]
-

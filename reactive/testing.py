@@ -33,8 +33,15 @@ class ProtocolViolation(AssertionError):
 class ReactiveCommunicator:
     """A sync-protocol client over Channels' :class:`WebsocketCommunicator`."""
 
-    def __init__(self, application: Any = None, path: str = "/api/test/sync", *, user: Any = None,
-                 headers: list[tuple[bytes, bytes]] | None = None, session_id: str | None = None) -> None:
+    def __init__(
+        self,
+        application: Any = None,
+        path: str = "/api/test/sync",
+        *,
+        user: Any = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        session_id: str | None = None,
+    ) -> None:
         if application is None:
             from .routing import websocket_application
 
@@ -59,8 +66,16 @@ class ReactiveCommunicator:
         if not connected:
             raise AssertionError(f"the WebSocket was refused (close code {code})")
         if send_connect:
-            await self.send({"type": "Connect", "sessionId": self.session_id, "connectionCount": 0,
-                             "lastCloseReason": "InitialConnect", "clientTs": 0, **connect_fields})
+            await self.send(
+                {
+                    "type": "Connect",
+                    "sessionId": self.session_id,
+                    "connectionCount": 0,
+                    "lastCloseReason": "InitialConnect",
+                    "clientTs": 0,
+                    **connect_fields,
+                }
+            )
 
     async def close(self) -> None:
         await self.communicator.disconnect()
@@ -127,8 +142,9 @@ class ReactiveCommunicator:
         await self.receive_until(lambda: len(self.transitions) > count, timeout)
         return self.transitions[count]
 
-    async def wait_for(self, query_id: int, predicate: Callable[[Any], bool] = lambda value: True,
-                       timeout: float = DEFAULT_TIMEOUT) -> Any:
+    async def wait_for(
+        self, query_id: int, predicate: Callable[[Any], bool] = lambda value: True, timeout: float = DEFAULT_TIMEOUT
+    ) -> Any:
         """Wait until query ``query_id`` holds a value satisfying ``predicate``; return it."""
         await self.receive_until(lambda: query_id in self.values and predicate(self.values[query_id]), timeout)
         return self.values[query_id]
@@ -141,8 +157,9 @@ class ReactiveCommunicator:
 
     async def modify(self, modifications: list[dict[str, Any]]) -> None:
         base = self._pending_query_set
-        await self.send({"type": "ModifyQuerySet", "baseVersion": base, "newVersion": base + 1,
-                         "modifications": modifications})
+        await self.send(
+            {"type": "ModifyQuerySet", "baseVersion": base, "newVersion": base + 1, "modifications": modifications}
+        )
         self._pending_query_set = base + 1
 
     _pending_query_set = 0
@@ -159,8 +176,15 @@ class ReactiveCommunicator:
     async def unsubscribe(self, query_id: int) -> None:
         await self.modify([{"type": "Remove", "queryId": query_id}])
 
-    async def call(self, kind: str, udf_path: str, args: dict[str, Any] | None = None, *,
-                   request_id: int | None = None, wait: bool = True) -> dict[str, Any]:
+    async def call(
+        self,
+        kind: str,
+        udf_path: str,
+        args: dict[str, Any] | None = None,
+        *,
+        request_id: int | None = None,
+        wait: bool = True,
+    ) -> dict[str, Any]:
         if request_id is None:
             request_id = self._next_request_id
             self._next_request_id += 1
@@ -171,8 +195,9 @@ class ReactiveCommunicator:
         await self.receive_until(lambda: request_id in self.responses)
         return self.responses[request_id]
 
-    async def mutation(self, udf_path: str, args: dict[str, Any] | None = None, *,
-                       request_id: int | None = None) -> dict[str, Any]:
+    async def mutation(
+        self, udf_path: str, args: dict[str, Any] | None = None, *, request_id: int | None = None
+    ) -> dict[str, Any]:
         """Run a mutation; returns once its response and a Transition reaching its ts arrived."""
         response = await self.call("Mutation", udf_path, args, request_id=request_id)
         if response["success"]:

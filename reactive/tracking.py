@@ -73,9 +73,7 @@ def untracked() -> Iterator[None]:
 
 @lru_cache(maxsize=1)
 def known_tables() -> frozenset[str]:
-    return frozenset(
-        m._meta.db_table for m in apps.get_models(include_auto_created=True)
-    )
+    return frozenset(m._meta.db_table for m in apps.get_models(include_auto_created=True))
 
 
 _IDENTIFIER = re.compile(r'"([^"]+)"|`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b')
@@ -96,9 +94,7 @@ _LOOKUP_OPS = {"exact": EQ, "in": IN, "lt": LT, "lte": LTE, "gt": GT, "gte": GTE
 
 
 def _is_plain_value(value: Any) -> bool:
-    return not (
-        hasattr(value, "resolve_expression") or hasattr(value, "as_sql") or isinstance(value, Query)
-    )
+    return not (hasattr(value, "resolve_expression") or hasattr(value, "as_sql") or isinstance(value, Query))
 
 
 def lookup_preds(lookup: Lookup) -> tuple[str, list[Pred]] | None:
@@ -107,6 +103,8 @@ def lookup_preds(lookup: Lookup) -> tuple[str, list[Pred]] | None:
     if not isinstance(lhs, Col) or lookup.lookup_name is None:
         return None
     column = lhs.target.column
+    if column is None:
+        return None
     name = lookup.lookup_name
     if name == "range":
         if not (isinstance(rhs, (list, tuple)) and len(rhs) == 2 and all(map(_is_plain_value, rhs))):
@@ -216,9 +214,10 @@ def _query_reads(query: Query, reads: list[TableRead], depth: int = 0) -> None:
 
 def _fk_join_alias(join: Any, query: Query) -> bool:
     """Is ``join`` a forward many-to-one join onto its target's primary key?"""
-    if not isinstance(join, Join) or not join.join_fields or len(join.join_fields) != 1:
+    join_fields = getattr(join, "join_fields", None)
+    if not isinstance(join, Join) or not join_fields or len(join_fields) != 1:
         return False
-    lhs_field, rhs_field = join.join_fields[0]
+    lhs_field, rhs_field = join_fields[0]
     parent = query.alias_map.get(join.parent_alias)
     return (
         bool(getattr(rhs_field, "primary_key", False))

@@ -204,10 +204,9 @@ class Literal(Validator):
         self.description = f"literal {value!r}"
 
     def validate(self, value: Any, path: str) -> Any:
-        if value != self.value or type(value) is not type(self.value):
-            if not (isinstance(value, (int, float)) and isinstance(self.value, (int, float))
-                    and not isinstance(value, bool) and value == self.value):
-                raise Invalid(path, f"expected {self.value!r}", "invalid_choice")
+        # True == 1 in Python; a literal matches only a value of the same kind.
+        if isinstance(value, bool) != isinstance(self.value, bool) or value != self.value:
+            raise Invalid(path, f"expected {self.value!r}", "invalid_choice")
         return self.value
 
 

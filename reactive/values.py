@@ -86,9 +86,7 @@ def to_json_value(value: Any, path: str = "result") -> Any:
     if isinstance(value, models.QuerySet):
         return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, Mapping):
-        return {
-            _check_key(k, path): to_json_value(v, f"{path}.{k}") for k, v in value.items()
-        }
+        return {_check_key(k, path): to_json_value(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
@@ -158,9 +156,7 @@ def _decode_special(key: str, inner: Any, path: str) -> Any:
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:
     """Strict, compact JSON text (no NaN/Infinity) of an already-encoded value."""
-    return json.dumps(
-        value, separators=(",", ":"), allow_nan=False, ensure_ascii=False, sort_keys=sort_keys
-    )
+    return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False, sort_keys=sort_keys)
 
 
 def canonical_args(args: dict[str, Any]) -> str:

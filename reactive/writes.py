@@ -99,6 +99,8 @@ def instance_image(instance: Model, fields: Sequence[Any] | None = None) -> tupl
     """A row image of ``instance``: one predicate per concrete column with a known value."""
     preds = []
     for f in fields if fields is not None else instance._meta.concrete_fields:
+        if f.column is None:
+            continue
         pred = _value_pred(f.column, getattr(instance, f.attname, None))
         if pred is not None:
             preds.append(pred)
@@ -134,9 +136,7 @@ def record_insert(connection: BaseDatabaseWrapper, query: Any, returned: Sequenc
     writes = []
     for index, obj in enumerate(objs):
         image = list(instance_image(obj, query.fields))
-        pk_value = obj.pk if obj.pk is not None else (
-            returned_pks[index] if index < len(returned_pks) else None
-        )
+        pk_value = obj.pk if obj.pk is not None else (returned_pks[index] if index < len(returned_pks) else None)
         pks = None
         if pk_value is not None and pk is not None:
             pks = frozenset([pk_value])
@@ -174,17 +174,44 @@ def record_delete(connection: BaseDatabaseWrapper, query: Any) -> None:
         return
     fields = opts.concrete_fields
     with internal_sql():
-        rows = query.model._base_manager.db_manager(connection.alias).filter(pk__in=pks).values_list(
-            *(f.attname for f in fields)
+        rows = (
+            query.model._base_manager.db_manager(connection.alias)
+            .filter(pk__in=pks)
+            .values_list(*(f.attname for f in fields))
         )
-        images = [tuple(p for f, value in zip(fields, row, strict=True) if (p := _value_pred(f.column, value)))
-                  for row in rows]
+        images = [
+            tuple(p for f, value in zip(fields, row, strict=True) if (p := _value_pred(f.column, value)))
+            for row in rows
+        ]
     _record(connection, [TableWrite(table, image, None, _pk_values(image, opts.pk.column)) for image in images])
 
 
-_READ_PREFIXES = ("select", "pragma", "show", "explain", "set ", "savepoint", "release", "rollback",
-                  "begin", "commit", "end", "declare", "fetch", "close", "listen", "notify",
-                  "create", "alter", "drop", "comment", "grant", "revoke", "vacuum", "analyze")
+_READ_PREFIXES = (
+    "select",
+    "pragma",
+    "show",
+    "explain",
+    "set ",
+    "savepoint",
+    "release",
+    "rollback",
+    "begin",
+    "commit",
+    "end",
+    "declare",
+    "fetch",
+    "close",
+    "listen",
+    "notify",
+    "create",
+    "alter",
+    "drop",
+    "comment",
+    "grant",
+    "revoke",
+    "vacuum",
+    "analyze",
+)
 _WRITE_WORDS = ("insert", "update", "delete", "replace", "merge", "truncate", "upsert", "copy")
 
 
@@ -205,4 +232,3 @@ def record_raw_write(connection: BaseDatabaseWrapper, sql: str) -> None:
         _record(connection, [TableWrite.whole_table(ALL_TABLES)])
     else:
         _record(connection, [TableWrite.whole_table(t) for t in sorted(tables)])
-

@@ -11,9 +11,19 @@ from demo_project.settings import database_from_url
 
 _sqlite = Path(tempfile.gettempdir()) / f"reactive-tests-{os.getpid()}.sqlite3"
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"), _sqlite)}
-DATABASES["default"]["TEST"] = {"NAME": str(_sqlite.with_suffix(".test.sqlite3"))} if not os.environ.get(
-    "DATABASE_URL") else {"NAME": "reactive_test"}
+DATABASES["default"]["TEST"] = (
+    {"NAME": str(_sqlite.with_suffix(".test.sqlite3"))}
+    if not os.environ.get("DATABASE_URL")
+    else {"NAME": "reactive_test"}
+)
 DATABASES["default"].pop("CONN_MAX_AGE", None)
+
+# A live server started by tests/live.py runs against the test database of the pytest run that
+# started it: that database already exists (created, migrated and flushed by pytest-django), so
+# the child uses its name as the normal NAME and never creates or flushes a database itself.
+LIVE_DB_NAME_ENV = "REACTIVE_LIVE_DB_NAME"
+if os.environ.get(LIVE_DB_NAME_ENV):
+    DATABASES["default"]["NAME"] = os.environ[LIVE_DB_NAME_ENV]
 
 DEMO_PAYMENT_DELAY = 0.05
 REACTIVE = {"POLL_INTERVAL": 0.5}

@@ -4,50 +4,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CommitClock',
+            name="CommitClock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ts', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ts", models.BigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'reactive_commit_clock',
+                "db_table": "reactive_commit_clock",
             },
         ),
         migrations.CreateModel(
-            name='OutboxEntry',
+            name="OutboxEntry",
             fields=[
-                ('ts', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('writes', models.TextField()),
-                ('created_at', models.DateTimeField()),
+                ("ts", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("writes", models.TextField()),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'reactive_outbox',
+                "db_table": "reactive_outbox",
             },
         ),
         migrations.CreateModel(
-            name='MutationRecord',
+            name="MutationRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=64)),
-                ('request_id', models.BigIntegerField()),
-                ('success', models.BooleanField()),
-                ('result', models.TextField()),
-                ('error_data', models.TextField(null=True)),
-                ('ts', models.BigIntegerField(null=True)),
-                ('created_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("session_id", models.CharField(max_length=64)),
+                ("request_id", models.BigIntegerField()),
+                ("success", models.BooleanField()),
+                ("result", models.TextField()),
+                ("error_data", models.TextField(null=True)),
+                ("ts", models.BigIntegerField(null=True)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'reactive_mutation_record',
-                'indexes': [models.Index(fields=['created_at'], name='reactive_mutation_created')],
-                'constraints': [models.UniqueConstraint(fields=('session_id', 'request_id'), name='reactive_mutation_once')],
+                "db_table": "reactive_mutation_record",
+                "indexes": [models.Index(fields=["created_at"], name="reactive_mutation_created")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("session_id", "request_id"), name="reactive_mutation_once")
+                ],
             },
         ),
     ]

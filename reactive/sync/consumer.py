@@ -171,8 +171,12 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except (ReactiveError, EncodingError) as exc:
             return Outcome.failure(exc if isinstance(exc, ReactiveError) else ReactiveError(str(exc)))
         run = functools.partial(
-            execute_mutation, spec, args, self.session.user,
-            session_id=self.session.session_id, request_id=message.request_id,
+            execute_mutation,
+            spec,
+            args,
+            self.session.user,
+            session_id=self.session.session_id,
+            request_id=message.request_id,
         )
         outcome = await run_sync(run)
         metrics.MUTATIONS.labels(spec.name).inc()
@@ -190,8 +194,13 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     def _respond(self, message: protocol.Call, outcome: Outcome) -> None:
         self._enqueue(
             protocol.call_response(
-                message.kind, message.request_id, outcome.success, outcome.value_json,
-                outcome.error_message, outcome.error_data_json, outcome.ts,
+                message.kind,
+                message.request_id,
+                outcome.success,
+                outcome.value_json,
+                outcome.error_message,
+                outcome.error_data_json,
+                outcome.ts,
             )
         )
 
@@ -203,10 +212,11 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if message.token_type == "User" and message.value:
             user = await run_sync(tokens.user_for_token, message.value)
         if user is None:
-            error = "Admin tokens are not accepted" if message.token_type == "Admin" else (
-                "The token is invalid or has expired"
+            error = (
+                "Admin tokens are not accepted"
+                if message.token_type == "Admin"
+                else ("The token is invalid or has expired")
             )
             self._enqueue(protocol.auth_error(error, message.base_version))
             return
         self.session.authenticate(user, message.base_version)
-

@@ -164,7 +164,9 @@ def query_updated(query_id: int, value_json: str) -> str:
 def query_failed(query_id: int, message: str, data_json: str | None) -> str:
     data = "" if data_json is None else ',"errorData":' + data_json
     return '{"type":"QueryFailed","queryId":%d,"errorMessage":%s,"logLines":[],"journal":null%s}' % (
-        query_id, dumps(message), data,
+        query_id,
+        dumps(message),
+        data,
     )
 
 
@@ -174,12 +176,21 @@ def query_removed(query_id: int) -> str:
 
 def transition(start: Version, end: Version, modifications: list[str]) -> str:
     return '{"type":"Transition","startVersion":%s,"endVersion":%s,"modifications":[%s]}' % (
-        _version(start), _version(end), ",".join(modifications),
+        _version(start),
+        _version(end),
+        ",".join(modifications),
     )
 
 
-def call_response(kind: str, request_id: int, success: bool, value_json: str, error_message: str,
-                  error_data_json: str | None, ts: int | None) -> str:
+def call_response(
+    kind: str,
+    request_id: int,
+    success: bool,
+    value_json: str,
+    error_message: str,
+    error_data_json: str | None,
+    ts: int | None,
+) -> str:
     """A MutationResponse or ActionResponse."""
     parts = [f'"type":"{kind}Response"', f'"requestId":{request_id}', f'"success":{"true" if success else "false"}']
     if success:

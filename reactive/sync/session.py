@@ -53,8 +53,7 @@ class SessionQuery:
 class Session:
     """State of one WebSocket connection's sync session."""
 
-    def __init__(self, manager: SubscriptionManager, send: Callable[[str], None], user: Any,
-                 max_queries: int) -> None:
+    def __init__(self, manager: SubscriptionManager, send: Callable[[str], None], user: Any, max_queries: int) -> None:
         self.manager = manager
         self._send = send
         self.user = user

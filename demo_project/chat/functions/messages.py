@@ -38,11 +38,13 @@ def recent(ctx: QueryCtx) -> list[dict[str, Any]]:
     return [message_json(m) for m in Message.objects.select_related("author").order_by("-created_at", "-id")[:20]]
 
 
-@mutation(args={
-    "channelId": v.id(Channel),
-    "body": v.string(min_length=1, max_length=2000),
-    "author": v.string(min_length=1, max_length=150),
-})
+@mutation(
+    args={
+        "channelId": v.id(Channel),
+        "body": v.string(min_length=1, max_length=2000),
+        "author": v.string(min_length=1, max_length=150),
+    }
+)
 def send(ctx: MutationCtx, channelId: int, body: str, author: str) -> int:
     """Post to a channel as ``author``; creates that user, in the same transaction, if the name is new."""
     channel = Channel.objects.get(pk=channelId)
@@ -54,5 +56,5 @@ def send(ctx: MutationCtx, channelId: int, body: str, author: str) -> int:
 def create(ctx: MutationCtx, body: str) -> int:
     """Post to the default channel ("general") as the caller; returns the new message's id."""
     channel, _created = Channel.objects.get_or_create(name="general")
-    user = ctx.user if ctx.user.is_authenticated else None
-    return Message.objects.create(channel=channel, author=user, body=body).pk
+    author_id = ctx.user.pk if ctx.user.is_authenticated else None
+    return Message.objects.create(channel=channel, author_id=author_id, body=body).pk

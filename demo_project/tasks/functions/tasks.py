@@ -14,8 +14,13 @@ from ..models import Task
 
 
 def task_json(task: Task) -> dict[str, Any]:
-    return {"_id": task.pk, "text": task.text, "done": task.done, "ownerId": task.owner_id,
-            "createdAt": task.created_at}
+    return {
+        "_id": task.pk,
+        "text": task.text,
+        "done": task.done,
+        "ownerId": task.owner_id,
+        "createdAt": task.created_at,
+    }
 
 
 @query(args={"userId": v.optional(v.id(get_user_model()))})
@@ -29,8 +34,8 @@ def list_(ctx: QueryCtx, userId: int | None = None) -> list[dict[str, Any]]:
 
 @mutation(args={"text": v.string(min_length=1, max_length=500)})
 def create(ctx: MutationCtx, text: str) -> int:
-    owner = ctx.user if ctx.user.is_authenticated else None
-    return Task.objects.create(text=text, owner=owner).pk
+    owner_id = ctx.user.pk if ctx.user.is_authenticated else None
+    return Task.objects.create(text=text, owner_id=owner_id).pk
 
 
 @mutation(args={"taskId": v.id(Task)})
