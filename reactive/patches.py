@@ -107,11 +107,13 @@ def _select_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
         if collector is None or isinstance(self, (sql_compiler.SQLUpdateCompiler, sql_compiler.SQLInsertCompiler)):
             with _compiling():
                 return original(self, result_type, *args, **kwargs)
+        # Joins the compiler adds (select_related) have no count before it runs: None = new.
+        refcounts = {alias: self.query.alias_refcount.get(alias, 0) for alias in self.query.alias_map}
         with _compiling() as sent:
             result = original(self, result_type, *args, **kwargs)
         sql = " ".join(sent)
         try:
-            plan = tracking.analyse_select(self)
+            plan = tracking.analyse_select(self, refcounts)
         except Exception:  # an unanalysable query is widened, never left untracked
             logger.debug("reactive: widening an unanalysable query", exc_info=True)
             tracking.record_raw_read(collector, sql)

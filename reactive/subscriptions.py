@@ -52,6 +52,7 @@ class QueryInstance:
     outcome: Outcome | None = None
     readset: ReadSet = field(default_factory=ReadSet)
     version: int = 0
+    runs: int = 0
     identity_read: bool = False
     subscribers: dict[Session, set[int]] = field(default_factory=dict)
 
@@ -61,6 +62,7 @@ class QueryInstance:
 
     def apply(self, run: QueryRun) -> bool:
         """Store a run's result; True when what clients see changed."""
+        self.runs += 1
         self.readset = run.readset
         self.identity_read = run.identity_read
         changed = self.outcome != run.outcome
@@ -270,6 +272,15 @@ def _batch_in_thread(
 
 
 _managers: dict[asyncio.AbstractEventLoop, SubscriptionManager] = {}
+
+
+def instance_for(name: str, args: dict[str, Any], user: Any = None) -> QueryInstance | None:
+    """The live instance of ``name(args)`` in this loop's manager (for tests and introspection)."""
+    from .values import canonical_args
+
+    manager = get_manager()
+    cargs = canonical_args(args)
+    return manager.instances.get((name, cargs, None)) or manager.instances.get((name, cargs, identity_key(user)))
 
 
 def get_manager() -> SubscriptionManager:

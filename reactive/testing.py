@@ -90,7 +90,9 @@ class ReactiveCommunicator:
 
     async def receive(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
         """The next server message (Pings included), applied to this client's state."""
-        output = await self.communicator.receive_output(timeout)
+        # The outer asyncio.timeout bounds the wait: Channels' own timeout would kill the app.
+        async with asyncio.timeout(timeout):
+            output = await self.communicator.receive_output(timeout=3600)
         if output["type"] == "websocket.close":
             raise ConnectionError(f"the server closed the connection with code {output.get('code')}")
         message = json.loads(output["text"])

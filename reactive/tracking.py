@@ -19,7 +19,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Model
 from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.sql.datastructures import Join
@@ -81,13 +80,7 @@ _IDENTIFIER = re.compile(r'"([^"]+)"|`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b')
 
 def tables_in_sql(sql: str) -> set[str]:
     """Known model tables named anywhere in ``sql`` (quoted or bare)."""
-    tables = known_tables()
-    found = set()
-    for match in _IDENTIFIER.finditer(sql):
-        name = match.group(1) or match.group(2) or match.group(3)
-        if name in tables:
-            found.add(name)
-    return found
+    return identifiers(sql) & known_tables()
 
 
 _LOOKUP_OPS = {"exact": EQ, "in": IN, "lt": LT, "lte": LTE, "gt": GT, "gte": GTE, "isnull": ISNULL}
@@ -192,6 +185,21 @@ class SelectPlan:
     pk_columns: list[tuple[str, tuple[Pred, ...] | None, int]]
 
 
+def identifiers(sql: str) -> set[str]:
+    """Every identifier (quoted or bare) in ``sql``."""
+    return {m.group(1) or m.group(2) or m.group(3) for m in _IDENTIFIER.finditer(sql)}
+
+
+def _used_aliases(query: Query, refcounts: dict[str, int] | None = None) -> list[tuple[str, Any]]:
+    """Aliases the SQL really joins: Django keeps trimmed joins in ``alias_map`` with refcount 0.
+
+    ``refcounts``: the counts before compiling, for a query just compiled (compiling resets
+    the counts afterwards, so joins it added, e.g. for select_related, read as 0 then).
+    """
+    counts = query.alias_refcount if refcounts is None else refcounts
+    return [(alias, join) for alias, join in query.alias_map.items() if counts.get(alias, 1)]
+
+
 def _query_reads(query: Query, reads: list[TableRead], depth: int = 0) -> None:
     """Reads of ``query`` and everything nested in it, without pk tracking."""
     if depth > 20:
@@ -200,7 +208,7 @@ def _query_reads(query: Query, reads: list[TableRead], depth: int = 0) -> None:
     if isinstance(query, AggregateQuery):
         _query_reads(query.inner_query, reads, depth + 1)
     preds = where_preds(query.where)
-    for alias, join in query.alias_map.items():
+    for alias, join in _used_aliases(query):
         alias_preds: tuple[Pred, ...] = ()
         if not (isinstance(join, Join) and join.join_type == "LEFT OUTER JOIN"):
             alias_preds = tuple(preds.get(alias, ()))
@@ -227,8 +235,8 @@ def _fk_join_alias(join: Any, query: Query) -> bool:
     )
 
 
-def analyse_select(compiler: Any) -> SelectPlan:
-    """Plan the reads of a compiled SELECT (call after ``as_sql()``)."""
+def analyse_select(compiler: Any, refcounts: dict[str, int]) -> SelectPlan:
+    """Plan the reads of a SELECT just compiled by ``compiler`` (``refcounts``: from before)."""
     query: Query = compiler.query
     reads: list[TableRead] = []
     pk_columns: list[tuple[str, tuple[Pred, ...] | None, int]] = []
@@ -243,8 +251,8 @@ def analyse_select(compiler: Any) -> SelectPlan:
         for index, (expr, _sql, _alias) in enumerate(compiler.select or ()):
             if isinstance(expr, Col) and getattr(expr.target, "primary_key", False):
                 pk_index.setdefault(expr.alias, index)
-    base_alias = query.get_initial_alias() if query.alias_map else None
-    for alias, join in query.alias_map.items():
+    base_alias = query.base_table
+    for alias, join in _used_aliases(query, refcounts):
         outer = isinstance(join, Join) and join.join_type == "LEFT OUTER JOIN"
         alias_preds: tuple[Pred, ...] = () if outer else tuple(preds.get(alias, ()))
         if alias in pk_index and (alias == base_alias or _fk_join_alias(join, query)):
@@ -287,6 +295,3 @@ def record_raw_read(collector: ReadCollector, sql: str) -> None:
     for table in tables:
         collector.add(TableRead(table))
 
-
-def model_table(model: type[Model]) -> str:
-    return model._meta.db_table

@@ -117,8 +117,8 @@ def _pk_values(preds: Sequence[Pred], pk_column: str) -> frozenset[Any] | None:
 
 
 def _base_preds(query: Query) -> tuple[Pred, ...]:
-    alias = query.get_initial_alias()
-    return tuple(where_preds(query.where).get(alias, ()))
+    # Top-level UPDATE/DELETE: the base alias is the table's own name.
+    return tuple(where_preds(query.where).get(query.base_table or query.get_meta().db_table, ()))
 
 
 def record_insert(connection: BaseDatabaseWrapper, query: Any, returned: Sequence[Sequence[Any]] | None) -> None:

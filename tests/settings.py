@@ -21,9 +21,8 @@ DATABASES["default"].pop("CONN_MAX_AGE", None)
 # A live server started by tests/live.py runs against the test database of the pytest run that
 # started it: that database already exists (created, migrated and flushed by pytest-django), so
 # the child uses its name as the normal NAME and never creates or flushes a database itself.
-LIVE_DB_NAME_ENV = "REACTIVE_LIVE_DB_NAME"
-if os.environ.get(LIVE_DB_NAME_ENV):
-    DATABASES["default"]["NAME"] = os.environ[LIVE_DB_NAME_ENV]
+if os.environ.get("REACTIVE_LIVE_DB_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["REACTIVE_LIVE_DB_NAME"]
 
 DEMO_PAYMENT_DELAY = 0.05
 REACTIVE = {"POLL_INTERVAL": 0.5}

@@ -175,14 +175,12 @@ class Session:
             else:
                 modifications.append(protocol.query_failed(query_id, outcome.error_message, outcome.error_data_json))
         end = (self.query_set_version, self.identity_version, ts)
-        owes_ts = self._awaited_ts > self.sent[2]
-        if not modifications and end[:2] == self.sent[:2] and not (owes_ts and ts > self.sent[2]):
-            return
-        start, self.sent = self.sent, end
-        metrics.TRANSITIONS.inc()
-        self._send(protocol.transition(start, end, modifications))
+        if modifications or end != self.sent:
+            start, self.sent = self.sent, end
+            metrics.TRANSITIONS.inc()
+            self._send(protocol.transition(start, end, modifications))
         if self._awaited_ts > ts:
-            # The commit's own notification wakes the batch that will reach it.
+            # Still owed a later ts: the commit's own notification wakes the batch that reaches it.
             self.manager.wait_for_batch(self, wake=False)
 
     def mutation_finished(self) -> None:

@@ -1,0 +1,27 @@
+"""Shared helpers for the test-suite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from demo_project.chat.models import Channel
+from reactive.models import OutboxEntry
+from reactive.subscriptions import instance_for
+
+
+async def make_channels(*names: str) -> list[Channel]:
+    return [await sync_to_async(Channel.objects.create)(name=name) for name in names]
+
+
+def runs_of(name: str, args: dict[str, Any]) -> int:
+    """How many times the live instance of ``name(args)`` has run in this process."""
+    instance = instance_for(name, args)
+    assert instance is not None, f"no live instance of {name}({args})"
+    return instance.runs
+
+
+@sync_to_async
+def outbox_count() -> int:
+    return OutboxEntry.objects.count()

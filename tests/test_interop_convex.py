@@ -1,0 +1,61 @@
+"""The official ``convex`` npm client against a real server: subscribe, mutate, see the update."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from demo_project.chat.models import Channel, Message
+from tests.live import LiveServerFactory
+
+INTEROP_DIR = Path(__file__).resolve().parent / "interop"
+SCRIPT = "convex_client_check.mjs"
+BODY = "hello from convex"  # what the script sends
+
+
+def _require_node() -> str:
+    """The node executable; skips (fails under CI) when node or the convex package is missing."""
+    node = shutil.which("node")
+    problem = None
+    if node is None:
+        problem = "node is not installed"
+    elif not (INTEROP_DIR / "node_modules" / "convex" / "package.json").is_file():
+        problem = "the convex npm package is not installed (run `make interop-deps`)"
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"interop test cannot run in CI: {problem}")
+        pytest.skip(problem)
+    assert node is not None
+    return node
+
+
+@pytest.mark.django_db(transaction=True)
+def test_official_client_subscribes_and_mutates(live_server_factory: LiveServerFactory) -> None:
+    node = _require_node()
+    channel = Channel.objects.create(name="interop")
+    server = live_server_factory()
+
+    result = subprocess.run(
+        [node, SCRIPT],
+        cwd=INTEROP_DIR,
+        env={**os.environ, "REACTIVE_URL": server.url, "CHANNEL_ID": str(channel.pk)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    details = f"exit code {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.returncode == 0, details
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, details
+    report = json.loads(lines[0])
+    assert report["ok"] is True, details
+    assert report["finalCount"] == report["initialCount"] + 1, details
+    messages = Message.objects.filter(channel=channel, body=BODY)
+    assert messages.count() == 1
+    assert report["mutationResult"] == messages.get().pk, details
