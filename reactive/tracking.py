@@ -294,4 +294,3 @@ def record_raw_read(collector: ReadCollector, sql: str) -> None:
         collector.add(TableRead(ALL_TABLES))
     for table in tables:
         collector.add(TableRead(table))
-

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from channels.layers import channel_layers
 
 from reactive.subscriptions import reset_managers
 from tests.live import LiveServerFactory, live_servers
@@ -14,6 +15,12 @@ async def _fresh_managers() -> AsyncIterator[None]:
     """Every test starts without query instances and ends with its manager closed."""
     yield
     await reset_managers()
+    # Channel layers bind locks and connections to the loop that used them; each test has its own.
+    for layer in list(channel_layers.backends.values()):
+        close_pools = getattr(layer, "close_pools", None)
+        if close_pools is not None:
+            await close_pools()
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

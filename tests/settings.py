@@ -14,7 +14,7 @@ DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"), _sqlit
 DATABASES["default"]["TEST"] = (
     {"NAME": str(_sqlite.with_suffix(".test.sqlite3"))}
     if not os.environ.get("DATABASE_URL")
-    else {"NAME": "reactive_test"}
+    else {"NAME": f"reactive_test_{os.getpid()}"}
 )
 DATABASES["default"].pop("CONN_MAX_AGE", None)
 

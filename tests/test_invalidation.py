@@ -121,7 +121,7 @@ async def test_rolled_back_writes_publish_nothing() -> None:
 
 async def test_savepoint_rollback_keeps_the_rest_of_the_transaction() -> None:
     five, six = await make_channels("five", "six")
-    client, (q5, q6) = await _client_on(five, six)
+    client, (_q5, q6) = await _client_on(five, six)
 
     @sync_to_async
     def partly() -> None:
@@ -154,7 +154,7 @@ async def test_two_clients_share_one_run() -> None:
 
 async def test_unrelated_table_write_reruns_nothing() -> None:
     (five,) = await make_channels("five")
-    client, (q5,) = await _client_on(five)
+    client, (_q5,) = await _client_on(five)
     await sync_to_async(User.objects.create)(username="bystander")  # users are only joined by FK
     await client.mutation("channels:create", {"name": "another"})
     assert runs_of("messages:list", {"channelId": five.pk}) == 1

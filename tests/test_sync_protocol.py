@@ -75,8 +75,9 @@ async def test_mutations_of_one_connection_run_in_order() -> None:
     await client.connect()
     query = await client.subscribe("messages:list", {"channelId": five.pk})
     for i in range(10):
-        await client.call("Mutation", "messages:send", {"channelId": five.pk, "body": str(i), "author": "ann"},
-                          wait=False)
+        await client.call(
+            "Mutation", "messages:send", {"channelId": five.pk, "body": str(i), "author": "ann"}, wait=False
+        )
     messages = await client.wait_for(query, lambda v: len(v) == 10)
     assert [m["body"] for m in messages] == [str(i) for i in range(10)]
     await client.close()
@@ -125,8 +126,12 @@ async def test_bad_mutations_fail_with_clear_errors() -> None:
 async def test_malformed_messages_get_errors_and_the_connection_survives() -> None:
     client = ReactiveCommunicator()
     await client.connect()
-    for raw in ["{not json", json.dumps([1, 2]), json.dumps({"type": "Bogus"}),
-                json.dumps({"type": "Mutation", "requestId": "x", "udfPath": "a:b", "args": [{}]})]:
+    for raw in [
+        "{not json",
+        json.dumps([1, 2]),
+        json.dumps({"type": "Bogus"}),
+        json.dumps({"type": "Mutation", "requestId": "x", "udfPath": "a:b", "args": [{}]}),
+    ]:
         await client.send_raw(raw)
         error = await client.receive()
         assert error["type"] == "FatalError" and error["error"]
