@@ -1,0 +1,145 @@
+"""The HTTP API: /api/query, /api/mutation, /api/action, /api/function, tokens, metrics."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from demo_project.chat.models import Channel, Message
+from demo_project.shop.models import Order
+from reactive import tokens
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def post(client: Client, url: str, body: object, **headers: str) -> tuple[int, object]:
+    response = client.post(url, body, content_type="application/json", headers=headers)
+    if response["Content-Type"].startswith("application/json"):
+        return response.status_code, response.json()
+    return response.status_code, response.content.decode()
+
+
+def test_query_mutation_and_function_endpoints() -> None:
+    client = Client()
+    channel = Channel.objects.create(name="five")
+    status, body = post(
+        client,
+        "/api/mutation",
+        {
+            "path": "messages:send",
+            "format": "convex_encoded_json",
+            "args": [{"channelId": channel.pk, "body": "over http", "author": "ann"}],
+        },
+    )
+    assert status == 200 and body == {"status": "success", "value": Message.objects.get().pk, "logLines": []}
+    status, body = post(client, "/api/query", {"path": "messages:list", "args": [{"channelId": channel.pk}]})
+    assert status == 200
+    assert isinstance(body, dict) and [m["body"] for m in body["value"]] == ["over http"]
+    status, body = post(client, "/api/function", {"path": "channels:list", "args": {}})
+    assert status == 200 and body == {
+        "status": "success",
+        "value": [{"_id": channel.pk, "name": "five"}],
+        "logLines": [],
+    }
+
+
+def test_function_errors_use_status_560() -> None:
+    client = Client()
+    Channel.objects.create(name="taken")
+    status, body = post(client, "/api/mutation", {"path": "channels:create", "args": [{"name": "taken"}]})
+    assert status == 560
+    assert body == {
+        "status": "error",
+        "errorMessage": "A channel named 'taken' already exists",
+        "errorData": {"code": "name_taken", "name": "taken"},
+        "logLines": [],
+    }
+    status, body = post(client, "/api/query", {"path": "messages:list", "args": [{"channelId": "x"}]})
+    assert status == 560 and isinstance(body, dict) and "channelId" in body["errorMessage"]
+    status, body = post(client, "/api/query", {"path": "messages:send", "args": [{}]})
+    assert status == 560 and body == {
+        "status": "error",
+        "logLines": [],
+        "errorMessage": "Could not find public query 'messages:send'",
+    }
+    status, body = post(client, "/api/function", {"path": "payments:record", "args": {"orderId": 1, "reference": "r"}})
+    assert status == 560 and isinstance(body, dict) and "Could not find" in body["errorMessage"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{broken", "Malformed JSON"),
+        ([1], "must be a JSON object"),
+        ({"args": [{}]}, "'path' must be a function name"),
+        ({"path": "channels:list", "args": {}}, "one-element array"),
+        ({"path": "channels:list", "args": [{}], "format": "xml"}, "Unsupported format"),
+    ],
+)
+def test_malformed_requests_get_400_with_a_reason(body: object, message: str) -> None:
+    client = Client()
+    response = client.post("/api/query", body if isinstance(body, str) else body, content_type="application/json")
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_action_endpoint_and_bearer_token() -> None:
+    client = Client()
+    order = Order.objects.create(description="shirt", amount_cents=100)
+    status, body = post(client, "/api/action", {"path": "payments:process", "args": [{"orderId": order.pk}]})
+    assert status == 200 and isinstance(body, dict) and body["value"]["reference"].startswith("pay_")
+    ann = User.objects.create_user(username="ann", password="pw")
+    token = tokens.issue(ann)
+    status, body = post(
+        client, "/api/mutation", {"path": "tasks:create", "args": [{"text": "mine"}]}, Authorization=f"Bearer {token}"
+    )
+    assert status == 200
+    status, body = post(client, "/api/query", {"path": "tasks:list", "args": [{"userId": ann.pk}]})
+    assert isinstance(body, dict) and [t["text"] for t in body["value"]] == ["mine"]
+    status, _ = post(
+        client, "/api/mutation", {"path": "tasks:create", "args": [{"text": "x"}]}, Authorization="Bearer forged"
+    )
+    assert status in (401, 403)
+
+
+def test_token_view_and_session_csrf() -> None:
+    User.objects.create_user(username="ann", password="pw")
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username="ann", password="pw")
+    response = client.post("/api/reactive/token")
+    assert response.status_code == 403  # a session-authenticated POST needs the CSRF token
+    token_client = Client()
+    token_client.login(username="ann", password="pw")
+    token = token_client.post("/api/reactive/token").json()["token"]
+    assert tokens.user_for_token(token) == User.objects.get(username="ann")
+
+
+def test_cors_preflight_for_allowed_origin_only() -> None:
+    client = Client()
+    allowed = client.options("/api/query", headers={"Origin": "http://localhost:3000"})
+    assert allowed["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert "Convex-Client" in allowed["Access-Control-Allow-Headers"]
+    denied = client.options("/api/query", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in denied
+
+
+def test_metrics_endpoint_is_prometheus_text_for_local_or_staff() -> None:
+    client = Client()
+    response = client.get("/api/reactive/metrics")
+    text = response.content.decode()
+    assert response.status_code == 200
+    for name in (
+        "reactive_connections",
+        "reactive_live_query_instances",
+        "reactive_query_runs_total",
+        "reactive_invalidations_total",
+        "reactive_transitions_total",
+        "reactive_bytes_sent_total",
+    ):
+        assert f"# TYPE {name}" in text
+    remote = Client(REMOTE_ADDR="203.0.113.9")
+    assert remote.get("/api/reactive/metrics").status_code == 403
+    User.objects.create_user(username="staff", password="pw", is_staff=True)
+    remote.login(username="staff", password="pw")
+    assert remote.get("/api/reactive/metrics").status_code == 200
