@@ -47,7 +47,7 @@ def with_serializer(ctx: object, name: str) -> str:
 def test_names_come_from_modules_and_duplicates_fail() -> None:
     assert functions.lookup("messages:list").func.__name__ == "list_"
     assert functions.lookup("messages.js:list").name == "messages:list"
-    with pytest.raises(ConfigurationError, match="Two functions are named 'testing:echo'.*test_functions.py"):
+    with pytest.raises(ConfigurationError, match=r"Two functions are named 'testing:echo'.*test_functions.py"):
 
         @query(name="testing:echo")
         def another(ctx: object) -> None: ...
@@ -64,7 +64,7 @@ def test_validators_convert_and_explain() -> None:
     spec = functions.lookup("tasks:list")
     assert validate_args(spec, {}) == {}
     assert validate_args(spec, {"userId": 3.0}) == {"userId": 3}
-    with pytest.raises(ArgumentError, match="'userId'.*expected id of auth.User, got array"):
+    with pytest.raises(ArgumentError, match=r"'userId'.*expected id of auth.User, got array"):
         validate_args(spec, {"userId": [1]})
     obj = v.object({"tags": v.array(v.union(v.literal("a"), v.int())), "flag": v.boolean()})
     assert obj.validate({"tags": ["a", 2], "flag": True}, "") == {"tags": ["a", 2], "flag": True}
