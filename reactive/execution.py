@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from . import commits, values
@@ -130,16 +130,25 @@ def _log_unexpected(spec: FunctionSpec, exc: BaseException) -> None:
 
 
 def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any) -> QueryRun:
-    """Run a query (args already validated), tracking its reads. The caller owns the transaction."""
+    """Run a query (args already validated), tracking its reads. The caller owns the transaction.
+
+    Inside a transaction the run gets a savepoint, so that a failing SQL statement (which
+    aborts a PostgreSQL transaction) fails this query only. If rolling back to the savepoint
+    fails, the connection itself is broken: that propagates, and the caller retries.
+    """
     ctx = QueryCtx(user)
+    savepoint = transaction.savepoint(using=reactive_settings.DATABASE)
     with tracked() as collector:
         try:
             outcome = Outcome(True, _encode_result(_call(spec, ctx, args)))
-        except (OperationalError, InterfaceError):
-            raise  # the connection failed, not the query: the whole batch is retried
         except Exception as exc:
+            if savepoint is not None:
+                transaction.savepoint_rollback(savepoint, using=reactive_settings.DATABASE)
+                savepoint = None
             _log_unexpected(spec, exc)
             outcome = Outcome.failure(exc)
+    if savepoint is not None:
+        transaction.savepoint_commit(savepoint, using=reactive_settings.DATABASE)
     return QueryRun(outcome, collector.readset, ctx.identity_read, collector.rows_read)
 
 

@@ -7,6 +7,7 @@ import pytest
 from channels.layers import channel_layers
 
 from reactive.subscriptions import reset_managers
+from tests import fixture_functions  # noqa: F401 - registers the testing:* functions
 from tests.live import LiveServerFactory, live_servers
 
 

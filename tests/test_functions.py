@@ -12,10 +12,9 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
-from rest_framework import serializers
 
 from demo_project.chat.models import Channel
-from reactive import action, functions, mutation, query, v
+from reactive import functions, query, v
 from reactive.conf import reactive_settings
 from reactive.errors import ArgumentError, ConfigurationError
 from reactive.execution import validate_args
@@ -23,25 +22,6 @@ from reactive.testing import ReactiveCommunicator
 from reactive.values import canonical_args, decode, dumps, encode, to_json_value
 
 from .live import LIVE_DB_ENV, REPO_ROOT, current_database_name
-
-
-@query(name="testing:echo", args={"value": v.any()})
-def echo(ctx: object, value: object) -> object:
-    return value
-
-
-@action(name="testing:sync_action", args={"channelId": v.id(Channel)})
-def sync_action(ctx: object, channelId: int) -> int:
-    return int(ctx.run_query("messages:list", channelId=channelId).__len__())  # type: ignore[attr-defined]
-
-
-class RenameSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    name = serializers.CharField(max_length=5)
-
-
-@mutation(name="testing:serializer", args=RenameSerializer)
-def with_serializer(ctx: object, name: str) -> str:
-    return name.upper()
 
 
 def test_names_come_from_modules_and_duplicates_fail() -> None:

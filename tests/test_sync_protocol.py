@@ -203,3 +203,16 @@ async def test_removing_a_query_stops_its_updates() -> None:
     await client.mutation("messages:send", {"channelId": five.pk, "body": "x", "author": "ann"})
     assert query not in client.values
     await client.close()
+
+
+async def test_a_query_failing_in_sql_fails_alone() -> None:
+    """On PostgreSQL an SQL error aborts the transaction: the batch must isolate it."""
+    (five,) = await make_channels("five")
+    client = ReactiveCommunicator()
+    await client.connect()
+    broken = await client.subscribe("testing:bad_sql")
+    good = await client.subscribe("messages:list", {"channelId": five.pk})
+    assert client.errors[broken]["errorMessage"] == "Server Error"
+    await client.mutation("messages:send", {"channelId": five.pk, "body": "still", "author": "ann"})
+    await client.wait_for(good, lambda v: len(v) == 1)
+    await client.close()
