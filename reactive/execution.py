@@ -137,7 +137,7 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any) -> QueryR
     fails, the connection itself is broken: that propagates, and the caller retries.
     """
     ctx = QueryCtx(user)
-    savepoint = transaction.savepoint(using=reactive_settings.DATABASE)
+    savepoint: str | None = transaction.savepoint(using=reactive_settings.DATABASE)
     with tracked() as collector:
         try:
             outcome = Outcome(True, _encode_result(_call(spec, ctx, args)))
