@@ -10,10 +10,12 @@ latest the periodic poll) reads the clock and the outbox.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .conf import reactive_settings
@@ -49,29 +51,40 @@ def publish(ts: int) -> None:
     layer = _shared_layer()
     if layer is None:
         return
-    message = {"type": MESSAGE_TYPE, "ts": ts}
-    if managers:
-        manager = managers[0]
-
-        def send() -> None:
-            task = manager.loop.create_task(layer.group_send(_group(), message))
-            task.add_done_callback(_log_failure)
-
-        try:
-            manager.loop.call_soon_threadsafe(send)
-        except RuntimeError:
-            pass
-        return
+    # Send from a loop that lives on: the manager's, or else (shell, management command, worker)
+    # the publisher thread's. A layer keeps a connection pool per event loop.
+    loop = managers[0].loop if managers else _publisher_loop()
     try:
-        async_to_sync(layer.group_send)(_group(), message)
-    except Exception:
-        logger.warning("reactive: could not publish commit %s; other processes will poll for it", ts, exc_info=True)
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(_group(), {"type": MESSAGE_TYPE, "ts": ts}), loop)
+    except RuntimeError:
+        return  # the loop is closing; other processes will poll for this commit
+    future.add_done_callback(_log_failure)
+    if not managers:
+        # A short-lived process may exit right after committing: give the send a moment.
+        with contextlib.suppress(Exception):
+            future.result(timeout=_PUBLISH_WAIT)
 
 
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
+_publisher: asyncio.AbstractEventLoop | None = None
+_publisher_lock = threading.Lock()
+_PUBLISH_WAIT = 2.0
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """An event loop on a daemon thread, for publishing from processes that serve no WebSocket."""
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or _publisher.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="reactive-publisher", daemon=True).start()
+            _publisher = loop
+        return _publisher
+
+
+def _log_failure(future: concurrent.futures.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
         logger.warning(
-            "reactive: could not publish a commit; other processes will poll for it", exc_info=task.exception()
+            "reactive: could not publish a commit; other processes will poll for it", exc_info=future.exception()
         )
 
 

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     # Most mutations one connection may have waiting or running.
     "MAX_PENDING_MUTATIONS": 100,
     # Origins allowed to open a WebSocket or call the HTTP API cross-origin ("*" allows any);
-    # empty means: the hosts of ALLOWED_HOSTS (and any origin when DEBUG is on).
+    # empty means: origins whose host is in ALLOWED_HOSTS (localhost when DEBUG and ALLOWED_HOSTS is empty).
     "ALLOWED_ORIGINS": [],
     # Lifetime of tokens from reactive.tokens.issue(), in seconds.
     "TOKEN_MAX_AGE": 24 * 3600,
@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "BUS_GROUP": "reactive.commits",
     # Invalidate whole tables instead of matching predicates (for benchmarks and debugging).
     "TABLE_LEVEL_INVALIDATION": False,
-    # Worker threads for mutations and actions.
+    # Worker threads for mutations, actions and one-shot queries.
     "WORKER_THREADS": 8,
 }
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import sync_to_async
+from .threads import run_sync
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -84,10 +85,10 @@ class AsyncActionCtx(BaseCtx):
         self._sync = ActionCtx(user)
 
     async def run_query(self, ref: FunctionRef, **args: Any) -> Any:
-        return await sync_to_async(self._sync.run_query, thread_sensitive=False)(ref, **args)
+        return await run_sync(functools.partial(self._sync.run_query, ref, **args))
 
     async def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
-        return await sync_to_async(self._sync.run_mutation, thread_sensitive=False)(ref, **args)
+        return await run_sync(functools.partial(self._sync.run_mutation, ref, **args))
 
     async def run_action(self, ref: FunctionRef, **args: Any) -> Any:
         from .execution import run_action_async

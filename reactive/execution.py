@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 from .errors import ArgumentError, Forbidden, ReactiveError, Unauthorized, client_message
 from .functions import FunctionSpec, Kind, resolve
 from .readsets import ReadSet
+from .threads import run_sync
 from .tracking import tracked
 from .validators import Invalid, Object
 
@@ -42,7 +43,12 @@ class Outcome:
     @classmethod
     def failure(cls, exc: BaseException) -> Outcome:
         message, data, has_data = client_message(exc)
-        data_json = values.dumps(values.encode(values.to_json_value(data, "data"))) if has_data else None
+        data_json = None
+        if has_data:
+            try:
+                data_json = values.dumps(values.encode(values.to_json_value(data, "data")))
+            except (values.EncodingError, TypeError, ValueError):
+                logger.error("reactive: the data of %r is not a JSON value; sending the message only", exc)
         return cls(False, error_message=message, error_data_json=data_json)
 
     def to_wire(self) -> dict[str, Any]:
@@ -105,7 +111,7 @@ def check_permission(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> 
     permission = spec.permission
     if permission is None:
         return
-    user = ctx._user
+    user = ctx.user  # reading it marks the result as per-user: a denial must not be shared
     if isinstance(permission, tuple):
         request = SimpleNamespace(user=user, method="POST", auth=None)
         allowed = all(cls().has_permission(request, None) for cls in permission)
@@ -273,7 +279,7 @@ def run_action_sync(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
 
 
 async def _call_async(spec: FunctionSpec, ctx: AsyncActionCtx, args: dict[str, Any]) -> Any:
-    await sync_to_async(check_permission, thread_sensitive=False)(spec, ctx, args)
+    await run_sync(check_permission, spec, ctx, args)
     return values.to_json_value(await spec.func(ctx, **args))
 
 
@@ -281,7 +287,7 @@ async def run_action_async(spec: FunctionSpec, args: dict[str, Any], user: Any) 
     if spec.is_async:
         validated = validate_args(spec, args)
         return await _call_async(spec, AsyncActionCtx(user), validated)
-    return await sync_to_async(run_action_sync, thread_sensitive=False)(spec, args, user)
+    return await run_sync(run_action_sync, spec, args, user)
 
 
 async def execute_action(spec: FunctionSpec, raw_args: Any, user: Any) -> Outcome:

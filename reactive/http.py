@@ -113,7 +113,10 @@ class FunctionCallView(APIView):
         return path, args
 
     def _reply(self, request: HttpRequest, outcome: Outcome) -> HttpResponse:
-        return JsonResponse(outcome.to_wire(), status=200 if outcome.success else FUNCTION_FAILED)
+        response = JsonResponse(outcome.to_wire(), status=200 if outcome.success else FUNCTION_FAILED)
+        # A function's own failure is an answer, not a server error for django.request to log.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
 
 
 class QueryView(FunctionCallView):

@@ -65,7 +65,7 @@ INVALIDATIONS = Counter("reactive_invalidations_total", "Query instances invalid
 TRANSITIONS = Counter("reactive_transitions_total", "Transition messages sent.")
 MESSAGES_SENT = Counter("reactive_messages_sent_total", "WebSocket messages sent.")
 BYTES_SENT = Counter("reactive_bytes_sent_total", "Bytes of WebSocket messages sent.")
-MUTATIONS = Counter("reactive_mutations_total", "Mutations executed (not replayed), by function.", label="function")
+MUTATIONS = Counter("reactive_mutations_total", "Mutation requests handled, by function.", label="function")
 
 ALL = [CONNECTIONS, LIVE_INSTANCES, QUERY_RUNS, INVALIDATIONS, TRANSITIONS, MESSAGES_SENT, BYTES_SENT, MUTATIONS]
 

@@ -25,9 +25,14 @@ def origin_allowed(origin: str | None) -> bool:
         return True
     if allowed:
         return False
-    host = urlsplit(origin).hostname
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
     if host is None:
         return False
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal, written as ALLOWED_HOSTS writes it
     hosts = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not hosts:
         hosts = [".localhost", "127.0.0.1", "[::1]"]

@@ -12,6 +12,7 @@ merged into the next one; only one batch runs at a time.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("reactive")
 
 InstanceKey = tuple[str, str, str | None]
+_serials = itertools.count(1)
 
 
 def identity_key(user: Any) -> str:
@@ -52,6 +54,7 @@ class QueryInstance:
     outcome: Outcome | None = None
     readset: ReadSet = field(default_factory=ReadSet)
     version: int = 0
+    serial: int = field(default_factory=lambda: next(_serials))
     runs: int = 0
     identity_read: bool = False
     subscribers: dict[Session, set[int]] = field(default_factory=dict)
@@ -110,7 +113,9 @@ class SubscriptionManager:
         self._closed = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # A channel layer may take a moment to unwind a blocking receive; never hang on it.
+            await asyncio.wait(self._tasks, timeout=2.0)
         self._batch_executor.shutdown(wait=False)
 
     # --- notifications --------------------------------------------------------------------

@@ -148,6 +148,29 @@ def where_preds(where: WhereNode | None) -> dict[str, list[Pred]]:
     return found
 
 
+def where_aliases(node: Any, depth: int = 0) -> set[str]:
+    """Every alias any column of a WHERE tree refers to, analysable or not."""
+    if node is None or depth > 50:
+        return set()
+    if isinstance(node, Col):
+        return {node.alias}
+    if isinstance(node, Lookup):
+        children: Sequence[Any] = [node.lhs, node.rhs]
+    elif isinstance(node, WhereNode):
+        children = node.children
+    elif hasattr(node, "get_source_expressions") and not isinstance(node, Query):
+        try:
+            children = node.get_source_expressions()
+        except Exception:  # an expression that cannot list its sources: assume it mentions everything
+            return {"*"}
+    else:
+        children = []
+    found: set[str] = set()
+    for child in children:
+        found |= where_aliases(child, depth + 1)
+    return found
+
+
 def nested_queries(node: Any, depth: int = 0) -> Iterator[Query]:
     """Queries nested in an expression tree (subqueries, ``__in`` querysets, Exists)."""
     if depth > 50 or node is None:
@@ -242,23 +265,27 @@ def analyse_select(compiler: Any, refcounts: dict[str, int]) -> SelectPlan:
     pk_columns: list[tuple[str, tuple[Pred, ...] | None, int]] = []
     preds = where_preds(query.where)
     pk_index: dict[str, int] = {}
+    # Returned pks describe the result only when each returned row is one row of the table
+    # and no row was skipped by OFFSET (a row leaving before the offset shifts the page).
     if (
         not query.combinator
         and not query.distinct_fields
         and not isinstance(query, AggregateQuery)
         and not query.group_by
+        and not query.low_mark
     ):
         for index, (expr, _sql, _alias) in enumerate(compiler.select or ()):
             if isinstance(expr, Col) and getattr(expr.target, "primary_key", False):
                 pk_index.setdefault(expr.alias, index)
     base_alias = query.base_table
+    mentioned = where_aliases(query.where)
     for alias, join in _used_aliases(query, refcounts):
         outer = isinstance(join, Join) and join.join_type == "LEFT OUTER JOIN"
         alias_preds: tuple[Pred, ...] = () if outer else tuple(preds.get(alias, ()))
         if alias in pk_index and (alias == base_alias or _fk_join_alias(join, query)):
             tracked_preds: tuple[Pred, ...] | None = alias_preds
-            if alias != base_alias and not alias_preds:
-                tracked_preds = None  # reached only through a tracked row's foreign key
+            if alias != base_alias and alias not in mentioned and "*" not in mentioned:
+                tracked_preds = None  # reached only through a tracked row's foreign key, never filtered
             pk_columns.append((join.table_name, tracked_preds, pk_index[alias]))
         else:
             reads.append(TableRead(join.table_name, alias_preds))
@@ -287,8 +314,13 @@ def record_select(collector: ReadCollector, plan: SelectPlan, sql: str, rows: Se
         collector.add(TableRead(table))
 
 
+_NO_READ = re.compile(r"\s*(savepoint|release|rollback|begin|commit|end|set)\b", re.IGNORECASE)
+
+
 def record_raw_read(collector: ReadCollector, sql: str) -> None:
     """A raw SQL read: every known table it names, or every table if it names none."""
+    if _NO_READ.match(sql):
+        return  # transaction control reads no rows
     tables = tables_in_sql(sql)
     if not tables:
         collector.add(TableRead(ALL_TABLES))

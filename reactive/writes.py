@@ -8,6 +8,7 @@ turned into an outbox row by :mod:`reactive.commits` just before the commit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,14 +216,15 @@ _READ_PREFIXES = (
 _WRITE_WORDS = ("insert", "update", "delete", "replace", "merge", "truncate", "upsert", "copy")
 
 
+_LEADING_NOISE = re.compile(r"^(\s+|--[^\n]*(\n|$)|/\*.*?\*/|\()*", re.DOTALL)
+
+
 def is_write_sql(sql: str) -> bool:
-    """Does raw SQL change rows? DDL is not a row change; CTEs are searched for DML words."""
-    head = sql.lstrip().lower()
+    """May raw SQL change rows? Known reads and DDL say no; anything unrecognised says yes (widens)."""
+    head = _LEADING_NOISE.sub("", sql, count=1).lower()
     if head.startswith("with"):
         return any(f"{word} " in head for word in _WRITE_WORDS[:4])
-    if head.startswith(_READ_PREFIXES):
-        return False
-    return head.startswith(_WRITE_WORDS)
+    return not head.startswith(_READ_PREFIXES)
 
 
 def record_raw_write(connection: BaseDatabaseWrapper, sql: str) -> None:

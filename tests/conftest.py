@@ -17,10 +17,6 @@ async def _fresh_managers() -> AsyncIterator[None]:
     yield
     await reset_managers()
     # Channel layers bind locks and connections to the loop that used them; each test has its own.
-    for layer in list(channel_layers.backends.values()):
-        close_pools = getattr(layer, "close_pools", None)
-        if close_pools is not None:
-            await close_pools()
     channel_layers.backends.clear()
 
 

@@ -143,3 +143,12 @@ def test_metrics_endpoint_is_prometheus_text_for_local_or_staff() -> None:
     User.objects.create_user(username="staff", password="pw", is_staff=True)
     remote.login(username="staff", password="pw")
     assert remote.get("/api/reactive/metrics").status_code == 200
+
+
+def test_ipv6_loopback_origin_matches_allowed_hosts() -> None:
+    from reactive.origins import origin_allowed
+
+    assert origin_allowed("http://[::1]:8000")
+    assert origin_allowed("http://localhost:8000")
+    assert not origin_allowed("http://[::2]:8000")
+    assert not origin_allowed("http://[bad")

@@ -13,6 +13,7 @@ from demo_project.chat.models import Message, Notification
 from demo_project.shop.models import Order, Payment
 from reactive import tokens
 from reactive.models import MutationRecord
+from reactive.subscriptions import instance_for
 from reactive.testing import ReactiveCommunicator
 
 from .helpers import make_channels
@@ -150,6 +151,7 @@ async def test_wrong_query_set_version_is_fatal() -> None:
     assert error["type"] == "FatalError" and "version" in error["error"]
     with pytest.raises(ConnectionError):
         await client.receive()
+    await client.close()
 
 
 async def test_identity_from_token_and_per_user_results() -> None:
@@ -215,4 +217,31 @@ async def test_a_query_failing_in_sql_fails_alone() -> None:
     assert client.errors[broken]["errorMessage"] == "Server Error"
     await client.mutation("messages:send", {"channelId": five.pk, "body": "still", "author": "ann"})
     await client.wait_for(good, lambda v: len(v) == 1)
+    await client.close()
+
+
+async def test_non_integer_numbers_in_integer_fields_are_protocol_errors() -> None:
+    client = ReactiveCommunicator()
+    await client.connect()
+    await client.send_raw('{"type":"Mutation","requestId":NaN,"udfPath":"a:b","args":[{}]}')
+    assert (await client.receive())["type"] == "FatalError"
+    await client.send_raw('{"type":"Mutation","requestId":1e400,"udfPath":"a:b","args":[{}]}')
+    assert (await client.receive())["type"] == "FatalError"
+    assert client.values == {}
+    query = await client.subscribe("channels:list")
+    assert client.values[query] == []
+    await client.close()
+
+
+async def test_failing_query_reruns_only_when_what_it_read_changes() -> None:
+    await make_channels("five")
+    client = ReactiveCommunicator()
+    await client.connect()
+    broken = await client.subscribe("testing:bad_sql")
+    await client.mutation("tasks:create", {"text": "unrelated"})
+    instance = instance_for("testing:bad_sql", {})
+    assert instance is not None and instance.runs == 1
+    await client.mutation("channels:create", {"name": "related"})
+    await client.receive_until(lambda: instance.runs == 2)
+    assert client.errors[broken]["errorMessage"] == "Server Error"
     await client.close()

@@ -73,3 +73,44 @@ def test_write_buffer_follows_savepoints() -> None:
         transaction.savepoint_rollback(sid)
         entries = buffer_for(connection).entries
         assert [dict((p.column, p.value) for p in e.new or ())["name"] for e in entries] == ["kept"]
+
+
+def test_joined_rows_filtered_by_an_unanalysable_lookup_are_not_pk_only() -> None:
+    channel = Channel.objects.create(name="general")
+    Message.objects.create(channel=channel, body="x")
+    tables = reads(lambda: list(Message.objects.filter(channel__name__startswith="g").select_related("channel")))
+    assert tables["chat_channel"] == [TableRead("chat_channel", (), frozenset([channel.pk]))]
+
+
+def test_offset_pages_do_not_rely_on_returned_pks() -> None:
+    channel = Channel.objects.create(name="c")
+    for i in range(3):
+        Message.objects.create(channel=channel, body=str(i))
+    tables = reads(lambda: list(Message.objects.filter(channel=channel).order_by("id")[1:3]))
+    assert tables["chat_message"] == [TableRead("chat_message", (Pred("channel_id", EQ, channel.pk),))]
+
+
+def test_transaction_control_is_not_a_read() -> None:
+    def savepoints() -> None:
+        with transaction.atomic():
+            list(Channel.objects.filter(name="x"))
+
+    assert set(reads(savepoints)) == {"chat_channel"}
+
+
+@pytest.mark.parametrize(
+    ("sql", "write"),
+    [
+        ("SELECT 1", False),
+        ("  -- note\n/* c */ (SELECT 1)", False),
+        ("/* c */ UPDATE t SET a = 1", True),
+        ("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x", True),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", False),
+        ("CREATE INDEX i ON t (a)", False),
+        ("CALL do_things()", True),
+    ],
+)
+def test_raw_write_detection(sql: str, write: bool) -> None:
+    from reactive.writes import is_write_sql
+
+    assert is_write_sql(sql) is write

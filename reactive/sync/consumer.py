@@ -54,7 +54,11 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._pinger = loop.create_task(self._ping_loop())
 
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "session"):
+        self._release()
+
+    def _release(self) -> None:
+        """Leave every query and stop every task (once; the server or the client may close)."""
+        if not hasattr(self, "session") or self.session.closed:
             return
         metrics.CONNECTIONS.dec()
         self.session.close()
@@ -92,6 +96,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._outgoing.put_nowait(None)
             await self._writer
             await self.close(code=close_code, reason=error[:120])
+            self._release()
 
     # --- incoming -------------------------------------------------------------------------
 
@@ -99,11 +104,10 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if text_data is None:
             await self._fail("Binary frames are not supported: send JSON text frames")
             return
-        if len(text_data) > reactive_settings.MAX_MESSAGE_BYTES:
-            await self._fail(
-                f"Message of {len(text_data)} bytes exceeds MAX_MESSAGE_BYTES={reactive_settings.MAX_MESSAGE_BYTES}",
-                CLOSE_TOO_BIG,
-            )
+        limit = reactive_settings.MAX_MESSAGE_BYTES
+        # Characters are at most 4 bytes each: encode only messages that might be too big.
+        if len(text_data) * 4 > limit and (size := len(text_data.encode())) > limit:
+            await self._fail(f"Message of {size} bytes exceeds MAX_MESSAGE_BYTES={limit}", CLOSE_TOO_BIG)
             return
         try:
             message = protocol.parse(text_data)

@@ -82,7 +82,9 @@ def _field(message: dict[str, Any], name: str, kind: type | tuple[type, ...], wh
 
 def _int(message: dict[str, Any], name: str) -> int:
     value = _field(message, name, (int, float), "a non-negative integer")
-    if isinstance(value, bool) or value != int(value) or not 0 <= value <= MAX_QUERY_ID:
+    if isinstance(value, float) and not value.is_integer():  # also NaN and ±Infinity
+        raise ProtocolError(f"{message.get('type')}.{name} must be a non-negative integer")
+    if isinstance(value, bool) or not 0 <= value <= MAX_QUERY_ID:
         raise ProtocolError(f"{message.get('type')}.{name} must be a non-negative integer")
     return int(value)
 

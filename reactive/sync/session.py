@@ -28,7 +28,7 @@ class SessionQuery:
 
     instance: QueryInstance | None
     fixed: Outcome | None = None
-    sent: tuple[int, int] | None = None  # (id(instance), version) last sent
+    sent: tuple[int, int] | None = None  # (instance serial, version) last sent
     spec: FunctionSpec | None = None
     args: dict[str, Any] | None = None
     cargs: str = ""
@@ -40,7 +40,7 @@ class SessionQuery:
     def token(self) -> tuple[int, int]:
         if self.instance is None:
             return (0, 0)
-        return (id(self.instance), self.instance.version)
+        return (self.instance.serial, self.instance.version)
 
     def outcome(self) -> Outcome:
         if self.instance is None:

@@ -1,4 +1,4 @@
-"""Payments: ``payments:process`` (an action calling a slow provider), ``orders:create``."""
+"""Payments: ``payments:process`` (an action calling a slow provider) and the internal ``payments:record``."""
 
 from __future__ import annotations
 
