@@ -44,7 +44,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="reactive.W002",
             )
         )
-    for name in ("POLL_INTERVAL", "PING_INTERVAL"):
+    for name in ("POLL_INTERVAL", "PING_INTERVAL", "OUTBOX_RETENTION", "MUTATION_RETENTION", "PRUNE_INTERVAL"):
         value = getattr(reactive_settings, name)
         if not isinstance(value, (int, float)) or value <= 0:
             problems.append(Error(f"REACTIVE[{name!r}] must be a positive number.", id="reactive.E004"))

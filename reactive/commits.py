@@ -174,11 +174,23 @@ def committed_writes(connection: BaseDatabaseWrapper, after: int, upto: int) -> 
     return writes
 
 
-def prune(older_than: datetime.datetime, *, using: str | None = None) -> int:
-    """Delete outbox rows created before ``older_than``; returns how many went."""
+def prune(now: datetime.datetime | None = None) -> tuple[int, int]:
+    """Delete outbox rows and mutation records past their retention; returns how many of each went.
+
+    The newest outbox row is always kept, so the clock's value stays visible in the outbox.
+    """
     from .patches import internal_sql
 
-    connection = connections[using or reactive_settings.DATABASE]
+    now = now or timezone.now()
+    outbox_cutoff = now - datetime.timedelta(seconds=reactive_settings.OUTBOX_RETENTION)
+    mutation_cutoff = now - datetime.timedelta(seconds=reactive_settings.MUTATION_RETENTION)
+    connection = connections[reactive_settings.DATABASE]
     with internal_sql(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM reactive_outbox WHERE created_at < %s", [older_than])
-        return int(cursor.rowcount or 0)
+        cursor.execute(
+            "DELETE FROM reactive_outbox WHERE created_at < %s AND ts < (SELECT MAX(ts) FROM reactive_outbox)",
+            [outbox_cutoff],
+        )
+        outbox = int(cursor.rowcount or 0)
+        cursor.execute("DELETE FROM reactive_mutation_record WHERE created_at < %s", [mutation_cutoff])
+        mutations = int(cursor.rowcount or 0)
+    return outbox, mutations

@@ -24,6 +24,12 @@ DEFAULTS: dict[str, Any] = {
     "IGNORED_TABLES": ["django_migrations", "django_session", "django_admin_log"],
     # Seconds between cheap checks of the outbox head, picking up commits whose notification was lost.
     "POLL_INTERVAL": 1.0,
+    # Seconds an outbox row is kept. A process that falls further behind re-runs every query it holds.
+    "OUTBOX_RETENTION": 3600.0,
+    # Seconds a mutation's outcome is kept for exactly-once replay after a client reconnects.
+    "MUTATION_RETENTION": 86400.0,
+    # Seconds between prunes of the outbox and the mutation records (by each server process).
+    "PRUNE_INTERVAL": 60.0,
     # Seconds of silence on a WebSocket after which the server sends a Ping.
     "PING_INTERVAL": 15.0,
     # Largest WebSocket message accepted from a client, in bytes.

@@ -194,10 +194,18 @@ class SubscriptionManager:
 
     async def _poll_loop(self) -> None:
         """A cheap periodic check of the clock catches commits whose notification was lost."""
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time() + reactive_settings.PRUNE_INTERVAL
         while not self._closed:
             await asyncio.sleep(reactive_settings.POLL_INTERVAL)
             if self.instances:
                 self._wake.set()
+            if loop.time() >= next_prune:
+                next_prune = loop.time() + reactive_settings.PRUNE_INTERVAL
+                try:
+                    await run_sync(commits.prune)
+                except Exception:
+                    logger.warning("reactive: pruning the outbox failed; will retry", exc_info=True)
 
     async def _batch_loop(self) -> None:
         delay = 0.05

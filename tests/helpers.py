@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -25,3 +27,12 @@ def runs_of(name: str, args: dict[str, Any]) -> int:
 @sync_to_async
 def outbox_count() -> int:
     return OutboxEntry.objects.count()
+
+
+async def eventually(condition: Callable[[], bool], attempts: int = 200) -> None:
+    """Wait (bounded) for server-side state that sends the client nothing, e.g. a re-run with no change."""
+    for _ in range(attempts):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition never became true")

@@ -1,0 +1,80 @@
+"""The commit clock, the outbox, pruning, and catching up when the outbox no longer has the gap."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from demo_project.chat.models import Channel, Message
+from reactive import commits
+from reactive.models import MutationRecord, OutboxEntry
+from reactive.subscriptions import get_manager
+from reactive.testing import ReactiveCommunicator
+
+from .helpers import eventually, runs_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_every_write_transaction_gets_the_next_number() -> None:
+    start = commits.current_ts()
+    channel = Channel.objects.create(name="a")
+    Message.objects.create(channel=channel, body="x")
+    Channel.objects.filter(pk=channel.pk).update(name="b")
+    numbers = list(OutboxEntry.objects.filter(ts__gt=start).order_by("ts").values_list("ts", flat=True))
+    assert numbers == [start + 1, start + 2, start + 3]
+    assert commits.current_ts() == start + 3
+    writes = commits.committed_writes(commits.connections["default"], start, start + 3)
+    assert writes is not None and [w.table for w in writes] == ["chat_channel", "chat_message", "chat_channel"]
+
+
+def test_prune_respects_retention_and_keeps_the_newest_row() -> None:
+    Channel.objects.create(name="a")
+    Channel.objects.create(name="b")
+    MutationRecord.objects.create(
+        session_id="s",
+        request_id=1,
+        success=True,
+        result="1",
+        ts=1,
+        created_at=timezone.now() - datetime.timedelta(days=2),
+    )
+    later = timezone.now() + datetime.timedelta(hours=2)
+    expected = OutboxEntry.objects.count() - 1
+    assert commits.prune(later) == (expected, 1)
+    assert OutboxEntry.objects.count() == 1
+    call_command("reactive_prune", verbosity=0)
+    assert commits.committed_writes(commits.connections["default"], 0, commits.current_ts()) is None
+
+
+async def test_a_process_behind_a_pruned_outbox_reruns_everything() -> None:
+    channels = [await sync_to_async(Channel.objects.create)(name=f"c{i}") for i in range(3)]
+    client = ReactiveCommunicator()
+    await client.connect()
+    ids = [await client.subscribe("messages:list", {"channelId": c.pk}) for c in channels]
+    manager = get_manager()
+    behind = manager.applied_ts
+    assert behind is not None
+    await client.mutation("messages:send", {"channelId": channels[0].pk, "body": "one", "author": "ann"})
+    await client.mutation("messages:send", {"channelId": channels[1].pk, "body": "two", "author": "ann"})
+    # Pretend this process slept through those commits while the outbox was pruned past them.
+    manager.applied_ts = behind
+
+    @sync_to_async
+    def prune_everything_but_the_newest() -> None:
+        with override_settings(REACTIVE={"OUTBOX_RETENTION": 0}):
+            commits.prune(timezone.now() + datetime.timedelta(seconds=1))
+
+    await prune_everything_but_the_newest()
+    before = runs_of("messages:list", {"channelId": channels[2].pk})
+    manager.wake()
+    await eventually(lambda: runs_of("messages:list", {"channelId": channels[2].pk}) > before)
+    assert [m["body"] for m in client.values[ids[0]]] == ["one"]
+    # The outbox lost the gap, so every instance re-ran, even the untouched channel's.
+    assert runs_of("messages:list", {"channelId": channels[2].pk}) == before + 1
+    await client.close()
