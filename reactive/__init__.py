@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import errors
 from .functions import action, internal_action, internal_mutation, internal_query, mutation, query
+from .pagination import paginate
 from .validators import v
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "internal_mutation",
     "internal_query",
     "mutation",
+    "paginate",
     "query",
     "v",
 ]

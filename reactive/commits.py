@@ -9,11 +9,8 @@ misses a notification reads the outbox; numbers are contiguous, so a gap is visi
 
 from __future__ import annotations
 
-import base64
 import datetime
-import decimal
 import json
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +18,7 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from .codec import decode_value, encode_value
 from .conf import reactive_settings
 from .readsets import Pred, TableWrite
 from .writes import buffer_for
@@ -37,54 +35,13 @@ MAX_ENTRIES_PER_COMMIT = 2000
 # --- write-set codec (outbox rows are JSON text) ------------------------------------------
 
 
-def _encode_value(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, datetime.datetime):
-        return {"dt": value.isoformat()}
-    if isinstance(value, datetime.date):
-        return {"d": value.isoformat()}
-    if isinstance(value, datetime.time):
-        return {"t": value.isoformat()}
-    if isinstance(value, decimal.Decimal):
-        return {"dec": str(value)}
-    if isinstance(value, uuid.UUID):
-        return {"uuid": str(value)}
-    if isinstance(value, (bytes, memoryview)):
-        return {"b": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, frozenset):
-        return {"set": [_encode_value(v) for v in value]}
-    raise TypeError(type(value).__name__)
-
-
-def _decode_value(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    ((tag, inner),) = value.items()
-    if tag == "dt":
-        return datetime.datetime.fromisoformat(inner)
-    if tag == "d":
-        return datetime.date.fromisoformat(inner)
-    if tag == "t":
-        return datetime.time.fromisoformat(inner)
-    if tag == "dec":
-        return decimal.Decimal(inner)
-    if tag == "uuid":
-        return uuid.UUID(inner)
-    if tag == "b":
-        return base64.b64decode(inner)
-    if tag == "set":
-        return frozenset(_decode_value(v) for v in inner)
-    raise ValueError(f"unknown value tag {tag!r}")
-
-
 def _encode_image(image: tuple[Pred, ...] | None) -> Any:
     if image is None:
         return None
     encoded = []
     for pred in image:
         try:
-            encoded.append([pred.column, pred.op, _encode_value(pred.value)])
+            encoded.append([pred.column, pred.op, encode_value(pred.value)])
         except TypeError:
             continue  # an exotic value: leave the column unconstrained (widens)
     return encoded
@@ -93,7 +50,7 @@ def _encode_image(image: tuple[Pred, ...] | None) -> Any:
 def _decode_image(image: Any) -> tuple[Pred, ...] | None:
     if image is None:
         return None
-    return tuple(Pred(column, op, _decode_value(value)) for column, op, value in image)
+    return tuple(Pred(column, op, decode_value(value)) for column, op, value in image)
 
 
 def encode_writes(writes: Sequence[TableWrite]) -> str:
@@ -101,7 +58,7 @@ def encode_writes(writes: Sequence[TableWrite]) -> str:
         writes = [TableWrite.whole_table(t) for t in sorted({w.table for w in writes})]
     rows = []
     for w in writes:
-        pks = None if w.pks is None else [_encode_value(pk) for pk in w.pks]
+        pks = None if w.pks is None else [encode_value(pk) for pk in w.pks]
         if pks is not None and any(isinstance(pk, dict) and "b" in pk for pk in pks):
             pks = None
         rows.append([w.table, _encode_image(w.old), _encode_image(w.new), pks])
@@ -116,7 +73,7 @@ def decode_writes(text: str) -> list[TableWrite]:
                 table,
                 _decode_image(old),
                 _decode_image(new),
-                None if pks is None else frozenset(_decode_value(pk) for pk in pks),
+                None if pks is None else frozenset(decode_value(pk) for pk in pks),
             )
         )
     return writes

@@ -22,6 +22,7 @@ from .conf import reactive_settings
 from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 from .errors import ArgumentError, Forbidden, ReactiveError, Unauthorized, client_message
 from .functions import FunctionSpec, Kind, resolve
+from .pagination import run_with_journal
 from .readsets import ReadSet
 from .threads import run_sync
 from .tracking import tracked
@@ -69,6 +70,7 @@ class QueryRun:
     readset: ReadSet
     identity_read: bool
     rows_read: int = 0
+    journal: str | None = None
 
 
 def validate_args(spec: FunctionSpec, raw: Any) -> dict[str, Any]:
@@ -135,7 +137,7 @@ def _log_unexpected(spec: FunctionSpec, exc: BaseException) -> None:
         logger.error("reactive: %s %s failed", spec.kind.value, spec.name, exc_info=exc)
 
 
-def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any) -> QueryRun:
+def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any, journal: str | None = None) -> QueryRun:
     """Run a query (args already validated), tracking its reads. The caller owns the transaction.
 
     Inside a transaction the run gets a savepoint, so that a failing SQL statement (which
@@ -146,7 +148,8 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any) -> QueryR
     savepoint: str | None = transaction.savepoint(using=reactive_settings.DATABASE)
     with tracked() as collector:
         try:
-            outcome = Outcome(True, _encode_result(_call(spec, ctx, args)))
+            value, journal = run_with_journal(journal, lambda: _call(spec, ctx, args))
+            outcome = Outcome(True, _encode_result(value))
         except Exception as exc:
             if savepoint is not None:
                 transaction.savepoint_rollback(savepoint, using=reactive_settings.DATABASE)
@@ -155,7 +158,7 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any) -> QueryR
             outcome = Outcome.failure(exc)
     if savepoint is not None:
         transaction.savepoint_commit(savepoint, using=reactive_settings.DATABASE)
-    return QueryRun(outcome, collector.readset, ctx.identity_read, collector.rows_read)
+    return QueryRun(outcome, collector.readset, ctx.identity_read, collector.rows_read, journal)
 
 
 def call_nested(ctx: QueryCtx, ref: Any, kind: Kind, args: dict[str, Any]) -> Any:

@@ -51,6 +51,8 @@ class QueryInstance:
     spec: FunctionSpec
     args: dict[str, Any]
     user: Any
+    # A paginated query's page end (see reactive.pagination), kept across re-runs.
+    journal: str | None = None
     outcome: Outcome | None = None
     readset: ReadSet = field(default_factory=ReadSet)
     version: int = 0
@@ -68,7 +70,8 @@ class QueryInstance:
         self.runs += 1
         self.readset = run.readset
         self.identity_read = run.identity_read
-        changed = self.outcome != run.outcome
+        changed = self.outcome != run.outcome or self.journal != run.journal
+        self.journal = run.journal
         if changed:
             self.outcome = run.outcome
             self.version += 1
@@ -137,14 +140,22 @@ class SubscriptionManager:
     # --- instances ------------------------------------------------------------------------
 
     def attach(
-        self, session: Session, query_id: int, spec: FunctionSpec, args: dict[str, Any], cargs: str
+        self,
+        session: Session,
+        query_id: int,
+        spec: FunctionSpec,
+        args: dict[str, Any],
+        cargs: str,
+        journal: str | None = None,
     ) -> QueryInstance:
         """Subscribe ``session``'s ``query_id``, sharing an existing instance when possible."""
+        if journal is not None:
+            cargs = f"{cargs}#journal={journal}"  # a page pinned elsewhere is another instance
         user_key = (spec.name, cargs, identity_key(session.user))
         shared_key = (spec.name, cargs, None)
         instance = self.instances.get(user_key) or self.instances.get(shared_key)
         if instance is None:
-            instance = QueryInstance(shared_key, spec, args, session.user)
+            instance = QueryInstance(shared_key, spec, args, session.user, journal=journal)
             self.instances[shared_key] = instance
             self._initial.add(instance)
             metrics.LIVE_INSTANCES.set(len(self.instances))
@@ -279,7 +290,7 @@ def _batch_in_thread(
         for instance in [*affected, *initial]:
             if instance in runs:
                 continue
-            run = execute_query(instance.spec, instance.args, instance.user)
+            run = execute_query(instance.spec, instance.args, instance.user, instance.journal)
             runs[instance] = run
     return BatchResult(ts, runs, len(affected))
 

@@ -249,6 +249,13 @@ class _Namespace:
     union: Callable[..., Union] = Union
     any: Callable[..., Any_] = Any_
 
+    @staticmethod
+    def pagination_opts() -> Object:
+        """``paginationOpts`` as clients send it (see :func:`reactive.paginate`)."""
+        from .pagination import pagination_opts
+
+        return pagination_opts()
+
 
 v = _Namespace()
 

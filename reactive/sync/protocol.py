@@ -159,15 +159,20 @@ def _version(version: Version) -> str:
     return '{"querySet":%d,"identity":%d,"ts":"%s"}' % (version[0], version[1], encode_ts(version[2]))
 
 
-def query_updated(query_id: int, value_json: str) -> str:
-    return '{"type":"QueryUpdated","queryId":%d,"value":%s,"logLines":[],"journal":null}' % (query_id, value_json)
+def query_updated(query_id: int, value_json: str, journal: str | None = None) -> str:
+    return '{"type":"QueryUpdated","queryId":%d,"value":%s,"logLines":[],"journal":%s}' % (
+        query_id,
+        value_json,
+        dumps(journal),
+    )
 
 
-def query_failed(query_id: int, message: str, data_json: str | None) -> str:
+def query_failed(query_id: int, message: str, data_json: str | None, journal: str | None = None) -> str:
     data = "" if data_json is None else ',"errorData":' + data_json
-    return '{"type":"QueryFailed","queryId":%d,"errorMessage":%s,"logLines":[],"journal":null%s}' % (
+    return '{"type":"QueryFailed","queryId":%d,"errorMessage":%s,"logLines":[],"journal":%s%s}' % (
         query_id,
         dumps(message),
+        dumps(journal),
         data,
     )
 

@@ -42,6 +42,9 @@ class SessionQuery:
             return (0, 0)
         return (self.instance.serial, self.instance.version)
 
+    def journal(self) -> str | None:
+        return None if self.instance is None else self.instance.journal
+
     def outcome(self) -> Outcome:
         if self.instance is None:
             assert self.fixed is not None
@@ -112,7 +115,8 @@ class Session:
         except (FunctionNotFound, ArgumentError) as exc:
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
             return
-        instance = self.manager.attach(self, mod.query_id, spec, args, cargs)
+        journal = mod.journal if isinstance(mod.journal, str) else None
+        instance = self.manager.attach(self, mod.query_id, spec, args, cargs, journal)
         self.queries[mod.query_id] = SessionQuery(instance, spec=spec, args=args, cargs=cargs)
 
     def _remove(self, query_id: int) -> None:
@@ -140,8 +144,9 @@ class Session:
         """Re-subscribe ``query_id`` under this session's current identity."""
         query = self.queries[query_id]
         assert query.instance is not None and query.spec is not None and query.args is not None
+        journal = query.instance.journal
         self.manager.detach(self, query_id, query.instance)
-        query.instance = self.manager.attach(self, query_id, query.spec, query.args, query.cargs)
+        query.instance = self.manager.attach(self, query_id, query.spec, query.args, query.cargs, journal)
 
     def await_ts(self, ts: int) -> None:
         """The client must get a Transition reaching at least ``ts`` (a mutation's commit)."""
@@ -171,9 +176,11 @@ class Session:
             query.sent = token
             outcome = query.outcome()
             if outcome.success:
-                modifications.append(protocol.query_updated(query_id, outcome.value_json))
+                modifications.append(protocol.query_updated(query_id, outcome.value_json, query.journal()))
             else:
-                modifications.append(protocol.query_failed(query_id, outcome.error_message, outcome.error_data_json))
+                modifications.append(
+                    protocol.query_failed(query_id, outcome.error_message, outcome.error_data_json, query.journal())
+                )
         end = (self.query_set_version, self.identity_version, ts)
         if modifications or end != self.sent:
             start, self.sent = self.sent, end

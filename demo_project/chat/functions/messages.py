@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from reactive import mutation, query, v
+from reactive import mutation, paginate, query, v
 from reactive.context import MutationCtx, QueryCtx
 
 from ..models import Channel, Message
@@ -58,3 +58,10 @@ def create(ctx: MutationCtx, body: str) -> int:
     channel, _created = Channel.objects.get_or_create(name="general")
     author_id = ctx.user.pk if ctx.user.is_authenticated else None
     return Message.objects.create(channel=channel, author_id=author_id, body=body).pk
+
+
+@query(args={"channelId": v.id(Channel), "paginationOpts": v.pagination_opts()})
+def paginated(ctx: QueryCtx, channelId: int, paginationOpts: dict[str, Any]) -> dict[str, Any]:
+    """A channel's history, newest first, one page at a time (for "Load more")."""
+    newest = Message.objects.filter(channel_id=channelId).select_related("author").order_by("-created_at", "-id")
+    return paginate(newest, paginationOpts, serialize=message_json)
