@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "BUS_GROUP": "reactive.commits",
     # Invalidate whole tables instead of matching predicates (for benchmarks and debugging).
     "TABLE_LEVEL_INVALIDATION": False,
+    # Offer permessage-deflate on WebSockets served by Daphne (runserver and the daphne command).
+    "WEBSOCKET_COMPRESSION": True,
     # Worker threads for mutations, actions and one-shot queries.
     "WORKER_THREADS": 8,
 }

@@ -286,6 +286,39 @@ def _savepoint_commit(original: Callable[..., Any]) -> Callable[..., Any]:
     return savepoint_commit
 
 
+# --- Daphne: permessage-deflate -------------------------------------------------------------
+
+
+def _accept_deflate(offers: list[Any]) -> Any:
+    """Accept the client's first permessage-deflate offer (browsers and most clients make one)."""
+    from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
+
+
+def _websocket_factory_init(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        from .conf import reactive_settings
+
+        original(self, *args, **kwargs)
+        if reactive_settings.WEBSOCKET_COMPRESSION:
+            self.setProtocolOptions(perMessageCompressionAccept=_accept_deflate)
+
+    return __init__
+
+
+def _daphne_patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]]:
+    try:
+        from daphne.ws_protocol import WebSocketFactory
+    except ImportError:  # served by another ASGI server: it negotiates compression itself
+        return []
+    return [(WebSocketFactory, "__init__", _websocket_factory_init)]
+
+
 _PATCHES: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
     (sql_compiler.SQLCompiler, "execute_sql", _select_execute_sql),
     (sql_compiler.SQLInsertCompiler, "execute_sql", _insert_execute_sql),
@@ -302,7 +335,7 @@ _PATCHES: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any
 
 def install() -> None:
     """Install every patch (idempotent)."""
-    for cls, name, make in _PATCHES:
+    for cls, name, make in _PATCHES + _daphne_patches():
         if (cls, name) in _originals:
             continue
         original = cls.__dict__[name]
