@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import commits, metrics
+from . import commits, diffs, metrics
 from .conf import reactive_settings
 from .execution import Outcome, QueryRun, execute_query
 from .functions import FunctionSpec
@@ -54,6 +54,9 @@ class QueryInstance:
     # A paginated query's page end (see reactive.pagination), kept across re-runs.
     journal: str | None = None
     outcome: Outcome | None = None
+    # The value of the previous version, and the diff from it (built once, for every session).
+    previous_value_json: str | None = None
+    _diff: tuple[str | None] | None = None
     readset: ReadSet = field(default_factory=ReadSet)
     version: int = 0
     serial: int = field(default_factory=lambda: next(_serials))
@@ -73,9 +76,21 @@ class QueryInstance:
         changed = self.outcome != run.outcome or self.journal != run.journal
         self.journal = run.journal
         if changed:
+            previous = self.outcome
+            self.previous_value_json = previous.value_json if previous is not None and previous.success else None
+            self._diff = None
             self.outcome = run.outcome
             self.version += 1
         return changed
+
+    def diff_from_previous(self) -> str | None:
+        """The current value as a diff from the previous version's (reactive.diffs), if smaller."""
+        if self._diff is None:
+            diff = None
+            if self.previous_value_json is not None and self.outcome is not None and self.outcome.success:
+                diff = diffs.encoded_diff(self.previous_value_json, self.outcome.value_json)
+            self._diff = (diff,)
+        return self._diff[0]
 
 
 @dataclass

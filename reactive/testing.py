@@ -21,6 +21,7 @@ from typing import Any
 
 from channels.testing import WebsocketCommunicator
 
+from . import diffs
 from .values import decode_ts
 
 DEFAULT_TIMEOUT = 10.0
@@ -112,7 +113,9 @@ class ReactiveCommunicator:
                 raise ProtocolViolation(f"ts went backwards: {end_ts} < {self.version['ts']}")
             for mod in message["modifications"]:
                 query_id = mod["queryId"]
-                if mod["type"] == "QueryUpdated":
+                if mod["type"] == "QueryUpdated" and "diff" in mod:
+                    self.values[query_id] = diffs.apply(self.values[query_id], mod["diff"])
+                elif mod["type"] == "QueryUpdated":
                     self.values[query_id] = mod["value"]
                     self.errors.pop(query_id, None)
                 elif mod["type"] == "QueryFailed":

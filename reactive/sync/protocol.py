@@ -167,6 +167,15 @@ def query_updated(query_id: int, value_json: str, journal: str | None = None) ->
     )
 
 
+def query_diffed(query_id: int, diff_json: str, journal: str | None = None) -> str:
+    """A QueryUpdated carrying a diff (reactive.diffs) instead of the value; only for clients that asked."""
+    return '{"type":"QueryUpdated","queryId":%d,"diff":%s,"logLines":[],"journal":%s}' % (
+        query_id,
+        diff_json,
+        dumps(journal),
+    )
+
+
 def query_failed(query_id: int, message: str, data_json: str | None, journal: str | None = None) -> str:
     data = "" if data_json is None else ',"errorData":' + data_json
     return '{"type":"QueryFailed","queryId":%d,"errorMessage":%s,"logLines":[],"journal":%s%s}' % (

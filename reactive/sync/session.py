@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import metrics
+from .. import diffs, metrics
 from ..errors import ArgumentError, FunctionNotFound, LimitExceeded, ProtocolError
 from ..execution import Outcome, validate_args
 from ..functions import FunctionSpec, Kind, lookup
@@ -173,9 +173,12 @@ class Session:
             token = query.token()
             if query.sent == token:
                 continue
+            diff = self._diff_for(query)
             query.sent = token
             outcome = query.outcome()
-            if outcome.success:
+            if diff is not None:
+                modifications.append(protocol.query_diffed(query_id, diff, query.journal()))
+            elif outcome.success:
                 modifications.append(protocol.query_updated(query_id, outcome.value_json, query.journal()))
             else:
                 modifications.append(
@@ -189,6 +192,15 @@ class Session:
         if self._awaited_ts > ts:
             # Still owed a later ts: the commit's own notification wakes the batch that reaches it.
             self.manager.wait_for_batch(self, wake=False)
+
+    def _diff_for(self, query: SessionQuery) -> str | None:
+        """The diff from the value this client holds, if it asked for diffs and holds the previous one."""
+        instance = query.instance
+        if instance is None or diffs.EXTENSION not in self.extensions:
+            return None
+        if query.sent != (instance.serial, instance.version - 1):
+            return None
+        return instance.diff_from_previous()
 
     def mutation_finished(self) -> None:
         self.mutation_running = False
