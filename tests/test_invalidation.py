@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 
 from demo_project.chat.models import Channel, Message
@@ -158,4 +158,28 @@ async def test_unrelated_table_write_reruns_nothing() -> None:
     await sync_to_async(User.objects.create)(username="bystander")  # users are only joined by FK
     await client.mutation("channels:create", {"name": "another"})
     assert runs_of("messages:list", {"channelId": five.pk}) == 1
+    await client.close()
+
+
+async def test_many_to_many_changes_invalidate() -> None:
+    user = await sync_to_async(User.objects.create)(username="ann")
+    staff = await sync_to_async(Group.objects.create)(name="staff")
+    client = ReactiveCommunicator()
+    await client.connect()
+    query = await client.subscribe("testing:groups_of", {"userId": user.pk})
+    assert client.values[query] == []
+    await sync_to_async(user.groups.add)(staff)
+    await client.wait_for(query, lambda v: v == ["staff"])
+    await sync_to_async(user.groups.remove)(staff)
+    await client.wait_for(query, lambda v: v == [])
+    await client.close()
+
+
+async def test_nested_internal_query_reads_are_tracked() -> None:
+    client = ReactiveCommunicator()
+    await client.connect()
+    query = await client.subscribe("testing:nested")
+    assert client.values[query] == {"names": []}
+    await make_channels("new")
+    await client.wait_for(query, lambda v: v == {"names": ["new"]})
     await client.close()
