@@ -24,6 +24,7 @@ from .errors import ArgumentError, Forbidden, ReactiveError, Unauthorized, clien
 from .functions import FunctionSpec, Kind, resolve
 from .pagination import run_with_journal
 from .readsets import ReadSet
+from .snapshot import read_snapshot
 from .threads import run_sync
 from .tracking import tracked
 from .validators import Invalid, Object
@@ -170,7 +171,7 @@ def call_nested(ctx: QueryCtx, ref: Any, kind: Kind, args: dict[str, Any]) -> An
 def run_query_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
     """Run a query once, untracked by any subscription (HTTP, actions); raises on failure."""
     validated = validate_args(spec, args)
-    with transaction.atomic(using=reactive_settings.DATABASE), tracked():
+    with read_snapshot(reactive_settings.DATABASE), tracked():
         return values.to_json_value(_call(spec, QueryCtx(user), validated))
 
 

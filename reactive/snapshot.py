@@ -20,6 +20,9 @@ from .patches import internal_sql
 @contextlib.contextmanager
 def read_snapshot(alias: str) -> Iterator[BaseDatabaseWrapper]:
     connection = connections[alias]
+    if connection.in_atomic_block:
+        yield connection  # already inside a transaction (a test, a nested call): use its snapshot
+        return
     if connection.vendor == "sqlite":
         connection.ensure_connection()
         with internal_sql(), connection.cursor() as cursor:

@@ -336,7 +336,8 @@ def get_manager() -> SubscriptionManager:
 
 
 def running_managers() -> list[SubscriptionManager]:
-    return [m for loop, m in _managers.items() if not loop.is_closed() and not m._closed]
+    # Called from worker threads while the loop may add a manager: iterate over a copy.
+    return [m for loop, m in list(_managers.items()) if not loop.is_closed() and not m._closed]
 
 
 async def reset_managers() -> None:
