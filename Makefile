@@ -6,7 +6,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck pytest-sqlite pytest-postgres interop-deps clean
+.PHONY: demo frontend test lint typecheck pytest-sqlite pytest-postgres interop-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing reactive with its dev dependencies"
@@ -22,11 +22,42 @@ tests/interop/node_modules/.installed: tests/interop/package.json
 
 interop-deps: tests/interop/node_modules/.installed
 
-demo: $(BIN)/.installed
+# The demo's React front end: npm install (react, react-dom, esbuild) once per package.json change,
+# then esbuild bundles demo_project/frontend/src (and the client it imports) into demo_project/static/demo/app.js.
+FRONTEND := demo_project/frontend
+BUNDLE := demo_project/static/demo/app.js
+
+$(FRONTEND)/node_modules/.installed: $(FRONTEND)/package.json
+	@echo "==> installing the demo front end's npm packages"
+	cd $(FRONTEND) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BUNDLE): $(FRONTEND)/node_modules/.installed $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*) $(wildcard reactive/static/reactive/*.js)
+	@echo "==> bundling the demo front end into $(BUNDLE)"
+	cd $(FRONTEND) && node build.mjs
+	@touch $@
+
+frontend: $(BUNDLE)
+
+demo: $(BIN)/.installed frontend
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_seed
 	@echo "==> serving the demo at http://127.0.0.1:$(PORT) (Daphne, SQLite, in-memory channel layer)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# The demo scaled out: PostgreSQL + Redis, two Daphne processes on ports 8001 and 8002 (put any load balancer in
+# front of them; docs/deployment.md). DATABASE_URL and REDIS_URL override the defaults below. Ctrl-C stops both.
+.PHONY: demo-scale
+demo-scale: $(BIN)/.installed frontend
+	@export DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" \
+		REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/0}"; \
+	$(BIN)/python manage.py migrate --noinput && $(BIN)/python manage.py demo_seed || exit 1; \
+	echo "==> serving the demo at http://127.0.0.1:8001 and http://127.0.0.1:8002"; \
+	echo "    (two Daphne processes; $$DATABASE_URL; $$REDIS_URL); Ctrl-C stops both"; \
+	$(BIN)/python -m daphne -b 127.0.0.1 -p 8001 demo_project.asgi:application & one=$$!; \
+	$(BIN)/python -m daphne -b 127.0.0.1 -p 8002 demo_project.asgi:application & two=$$!; \
+	trap 'kill $$one $$two 2>/dev/null' INT TERM EXIT; \
+	while kill -0 $$one 2>/dev/null && kill -0 $$two 2>/dev/null; do sleep 1; done
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check reactive demo_project tests
@@ -43,7 +74,30 @@ pytest-postgres: $(BIN)/.installed interop-deps
 	@echo "==> pytest on PostgreSQL + Redis"
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) $(BIN)/pytest -q
 
-test: lint typecheck pytest-sqlite pytest-postgres
+# The bundled JS client (reactive/static/reactive/) with Node's test runner, against Daphne servers the tests start.
+.PHONY: test-js
+tests/js/node_modules/.installed: tests/js/package.json
+	@echo "==> installing ws and react for the JS client tests"
+	cd tests/js && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-js: $(BIN)/.installed tests/js/node_modules/.installed
+	@echo "==> node --test tests/js/ (the bundled client against a real server)"
+	node --test tests/js/
+
+test: lint typecheck pytest-sqlite test-js pytest-postgres
 
 clean:
-	rm -rf $(VENV) tests/interop/node_modules db.sqlite3*
+	rm -rf $(VENV) tests/interop/node_modules $(FRONTEND)/node_modules $(BUNDLE) $(BUNDLE).map db.sqlite3*
+
+# The benchmark (docs/performance.md): chat workload against polling, djangochannelsrestframework and table-level
+# invalidation, the PostgreSQL + Redis 2-process run and 10,000 idle connections; results in bench/results/.
+# BENCH_ARGS=--quick for a run under two minutes; `python manage.py reactive_bench --help` lists the options.
+BENCH_ARGS ?= --idle
+.PHONY: bench
+$(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+bench: $(BIN)/.bench-installed
+	$(BIN)/python manage.py reactive_bench $(BENCH_ARGS)

@@ -1,0 +1,443 @@
+// ReactiveClient: live queries, mutations and actions over one WebSocket speaking Convex's sync
+// protocol (shared/PROTOCOL.md) to a `reactive` Django server.
+//
+// The pieces, one concern each:
+//   socket.js        the WebSocket's life: dead-socket detection, reconnects with backoff
+//   local_state.js   the query set the application wants (ref-counted, canonical keys)
+//   remote_state.js  the server's results, advanced by versioned Transitions
+//   requests.js      mutations and actions in flight; a mutation is done when results include it
+//   optimistic.js    local guesses layered over the server's results
+//   values.js        Convex's JSON encoding
+//   platform.js      what differs between browsers, Node and React Native (URL, UUID, microtasks, logs)
+// This file wires them together and holds the ordering rules that span them.
+//
+// No DOM APIs: runs in browsers, in Node (pass `WebSocket` from the `ws` package) and in React Native.
+
+import { ClientClosedError } from "./errors.js";
+import { LocalQuerySet, queryKey } from "./local_state.js";
+import { OptimisticView } from "./optimistic.js";
+import { later, makeLogger, randomUuid, syncUrl } from "./platform.js";
+import { RemoteQuerySet } from "./remote_state.js";
+import { RequestManager, settle } from "./requests.js";
+import { SocketManager } from "./socket.js";
+import { convexToJson, decodeTs, encodeTs } from "./values.js";
+
+export { ReactiveError, ConnectionLostError, ClientClosedError } from "./errors.js";
+export { queryKey, canonicalizeUdfPath } from "./local_state.js";
+export { convexToJson, jsonToConvex } from "./values.js";
+export { CLIENT_VERSION, syncUrl } from "./platform.js";
+
+/**
+ * Protocol extensions this client understands, announced in Connect.reactiveExtensions
+ * (docs/protocol.md, "Extensions"). Empty: "diffs" would go here once
+ * remote_state.js applyResultDiff implements it.
+ */
+export const EXTENSIONS = Object.freeze([]);
+
+/**
+ * A client of one `reactive` deployment.
+ *
+ *     const client = new ReactiveClient("http://127.0.0.1:8000");
+ *     const stop = client.onUpdate("messages:list", { channelId: 1 }, (messages) => render(messages));
+ *     await client.mutation("messages:send", { channelId: 1, body: "hi", author: "me" });
+ */
+export class ReactiveClient {
+  /**
+   * @param url the deployment's base URL, e.g. "http://127.0.0.1:8000"
+   * @param options `{ WebSocket, onConnectionStateChange, verbose, logger }`; see client.d.ts
+   */
+  constructor(url, options = {}) {
+    const WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof WebSocketImpl !== "function") {
+      throw new Error(
+        'No WebSocket implementation: pass one as options.WebSocket (in Node: `import WebSocket from "ws"`)',
+      );
+    }
+    this._logger = makeLogger(options);
+    this._verbose = Boolean(options.verbose);
+    this._sessionId = randomUuid();
+    this._local = new LocalQuerySet();
+    this._remote = new RemoteQuerySet();
+    this._requests = new RequestManager();
+    this._view = new OptimisticView(this._logger);
+    this._nextRequestId = 0; // shared by mutations and actions; never reset (keys server de-duplication)
+    this._maxObservedTs = null;
+    this._token = null;
+    this._onAuthError = null;
+    this._identityVersion = 0; // the baseVersion of our next Authenticate on this socket
+    this._flushScheduled = false;
+    this._closed = false;
+    this._stateListeners = new Set();
+    if (options.onConnectionStateChange) this._stateListeners.add(options.onConnectionStateChange);
+    this._publicState = "connecting";
+    this._socket = new SocketManager(syncUrl(url, options.clientVersion), {
+      WebSocket: WebSocketImpl,
+      logger: this._logger,
+      inactivityTimeoutMs: options.inactivityTimeoutMs,
+      backoff: options.backoff,
+      onOpen: (info) => this._onOpen(info),
+      onMessage: (message) => this._onMessage(message),
+      onClose: () => this._onClose(),
+      onStateChange: () => this._stateChanged(),
+    });
+    this._socket.connect();
+  }
+
+  // --- queries ----------------------------------------------------------------------------------
+
+  /**
+   * Subscribe to a query. `callback(value)` runs with the current value (if one is known) and on
+   * every change; `onError(error)` when the query fails (a ReactiveError with `.data`). Returns
+   * the function that unsubscribes. Identical subscriptions share one server query.
+   */
+  onUpdate(name, args, callback, onError) {
+    const key = queryKey(name, args);
+    let last;
+    let active = true;
+    const deliver = () => {
+      if (!active) return;
+      const result = this._view.visible.get(key);
+      if (result === undefined || result === last) return;
+      last = result;
+      if ("error" in result) {
+        if (onError) onError(result.error);
+        else
+          this._logger.error(
+            `reactive: query ${result.name} failed (pass onError to handle it): ${result.error.message}`,
+          );
+      } else if (result.value !== undefined) {
+        callback(result.value);
+      }
+    };
+    const unsubscribe = this.watchQuery(name, args, deliver);
+    if (this._view.visible.has(key)) later(deliver);
+    const stop = () => {
+      active = false;
+      unsubscribe();
+    };
+    stop.getCurrentValue = () => {
+      const result = this._view.visible.get(key);
+      return result && !("error" in result) ? result.value : undefined;
+    };
+    return stop;
+  }
+
+  /**
+   * The low-level subscription the React hooks use: keeps the query live and calls `onChange()`
+   * (no arguments) whenever its result may have changed; read it with `localQueryResult`.
+   */
+  watchQuery(name, args, onChange) {
+    if (this._closed) return () => {};
+    const record = { onChange };
+    const entry = this._local.subscribe(name, args ?? {}, record);
+    this._scheduleFlush();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this._local.unsubscribe(entry, record);
+      this._scheduleFlush();
+    };
+  }
+
+  /**
+   * The current result of a query as the application sees it (optimistic updates applied):
+   * `{ value }`, `{ error }`, or undefined while it is loading (or not subscribed).
+   * The object is the same until the result changes.
+   */
+  localQueryResult(name, args) {
+    return this._view.visible.get(queryKey(name, args ?? {}));
+  }
+
+  /** Run a query once: subscribe, resolve with the first value (or reject with its error), unsubscribe. */
+  query(name, args = {}) {
+    if (this._closed) return Promise.reject(new ClientClosedError());
+    return new Promise((resolve, reject) => {
+      let stop = null;
+      let finished = false;
+      const finish = (fn, x) => {
+        if (finished) return;
+        finished = true;
+        later(() => stop());
+        fn(x);
+      };
+      stop = this.onUpdate(
+        name,
+        args,
+        (value) => finish(resolve, value),
+        (error) => finish(reject, error),
+      );
+    });
+  }
+
+  // --- mutations and actions --------------------------------------------------------------------
+
+  /**
+   * Run a mutation. Resolves with its result once the query results include its writes;
+   * rejects with a ReactiveError (`.message`, `.data`) if it failed. `optimisticUpdate(localStore,
+   * args)` applies a guess at once; it is replayed over server updates until the mutation is
+   * confirmed, and rolled back if it fails.
+   */
+  mutation(name, args = {}, options = {}) {
+    if (this._closed) return Promise.reject(new ClientClosedError());
+    const requestId = this._nextRequestId++;
+    let message;
+    let changed = null;
+    try {
+      message = { type: "Mutation", requestId, udfPath: name, args: [convexToJson(args, "args")] };
+      if (options.optimisticUpdate) {
+        changed = this._view.addLayer(requestId, (store) => options.optimisticUpdate(store, args));
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const promise = this._requests.add(requestId, "mutation", message);
+    if (changed !== null) this._notify(changed);
+    if (this._send(message)) this._requests.markSent(requestId);
+    return promise;
+  }
+
+  /** Run an action. Not retried: if the connection drops while it runs, it rejects with ConnectionLostError. */
+  action(name, args = {}) {
+    if (this._closed) return Promise.reject(new ClientClosedError());
+    const requestId = this._nextRequestId++;
+    let message;
+    try {
+      message = { type: "Action", requestId, udfPath: name, args: [convexToJson(args, "args")] };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const promise = this._requests.add(requestId, "action", message);
+    if (this._send(message)) this._requests.markSent(requestId);
+    return promise;
+  }
+
+  // --- authentication ---------------------------------------------------------------------------
+
+  /**
+   * Act as the user of `token` (from `/api/reactive/token`), now and after every reconnect;
+   * `null` goes back to the identity of the session cookie (or anonymous). `onAuthError(message)`
+   * runs if the server rejects the token; the client then drops it.
+   */
+  setAuth(token, { onAuthError } = {}) {
+    const had = this._token !== null;
+    this._token = token || null;
+    this._onAuthError = onAuthError ?? null;
+    if (this._socket.state !== "connected") return; // sent with the next Connect
+    if (this._token !== null) this._authenticate();
+    else if (had) {
+      this._send({ type: "Authenticate", tokenType: "None", baseVersion: this._identityVersion });
+      this._identityVersion += 1;
+    }
+  }
+
+  /** Same as setAuth(null). */
+  clearAuth() {
+    this.setAuth(null);
+  }
+
+  _authenticate() {
+    this._send({ type: "Authenticate", tokenType: "User", value: this._token, baseVersion: this._identityVersion });
+    this._identityVersion += 1;
+  }
+
+  // --- connection -------------------------------------------------------------------------------
+
+  /** "connecting" (never connected yet), "connected", or "disconnected" (reconnecting, or closed). */
+  connectionState() {
+    return this._publicState;
+  }
+
+  /** Call `listener(state)` on every change of connectionState(); returns the function that stops it. */
+  onConnectionStateChange(listener) {
+    this._stateListeners.add(listener);
+    return () => this._stateListeners.delete(listener);
+  }
+
+  /** The id that keys this client's mutations on the server (stable across reconnects). */
+  get sessionId() {
+    return this._sessionId;
+  }
+
+  /** Close the connection for good. Pending mutations and actions reject with ClientClosedError. */
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._socket.close();
+    for (const request of this._requests.takeAll()) request.reject(new ClientClosedError());
+  }
+
+  _stateChanged() {
+    const state = this._socket.state === "closed" ? "disconnected" : this._socket.state;
+    if (state === this._publicState) return;
+    this._publicState = state;
+    for (const listener of [...this._stateListeners]) {
+      try {
+        listener(state);
+      } catch (error) {
+        this._logger.error(`reactive: a connection state listener threw: ${error}`);
+      }
+    }
+  }
+
+  // --- the wire ---------------------------------------------------------------------------------
+
+  _send(message) {
+    const sent = this._socket.send(message);
+    if (sent && this._verbose) {
+      this._logger.debug("reactive: sent", message.type === "Authenticate" ? { ...message, value: "…" } : message);
+    }
+    return sent;
+  }
+
+  _scheduleFlush() {
+    if (this._flushScheduled) return;
+    this._flushScheduled = true;
+    later(() => {
+      this._flushScheduled = false;
+      if (this._closed) return;
+      const { message, dropped } = this._local.flush(this._socket.state === "connected");
+      if (message !== null) this._send(message);
+      this._forget(dropped);
+    });
+  }
+
+  _forget(droppedEntries) {
+    if (droppedEntries.length === 0) return;
+    for (const entry of droppedEntries) this._remote.forget(entry.queryId);
+    this._notify(this._view.rebuild(this._serverResults()));
+  }
+
+  /**
+   * A new socket. The server starts from nothing, so the order matters: Connect, then
+   * Authenticate (queries run as the right user from the start), then every live query in one
+   * ModifyQuerySet from version 0 (same queryIds), then every unconfirmed mutation in its
+   * original order with its original requestId (the server runs each once), and the actions
+   * that were never sent.
+   */
+  _onOpen({ connectionCount, lastCloseReason }) {
+    this._remote.restart();
+    const connect = {
+      type: "Connect",
+      sessionId: this._sessionId,
+      connectionCount,
+      lastCloseReason,
+      clientTs: Date.now(),
+      reactiveExtensions: [...EXTENSIONS],
+    };
+    if (this._maxObservedTs !== null) connect.maxObservedTimestamp = encodeTs(this._maxObservedTs);
+    this._send(connect);
+    this._identityVersion = 0;
+    if (this._token !== null) this._authenticate();
+    const { message, dropped } = this._local.restart();
+    this._send(message);
+    for (const request of this._requests.restart()) {
+      if (this._send(request.message)) request.sent = true;
+    }
+    this._forget(dropped);
+  }
+
+  /** The socket died: actions in flight on it cannot be answered any more (they are not retried). */
+  _onClose() {
+    for (const request of this._requests.failSentActions()) settle(request);
+  }
+
+  _observe(ts) {
+    if (this._maxObservedTs === null || ts > this._maxObservedTs) this._maxObservedTs = ts;
+  }
+
+  _onMessage(message) {
+    if (this._verbose) this._logger.debug("reactive: received", message);
+    switch (message.type) {
+      case "Transition":
+        this._onTransition(message);
+        return;
+      case "MutationResponse":
+      case "ActionResponse": {
+        if (message.success && typeof message.ts === "string") this._observe(decodeTs(message.ts));
+        this._finish(this._requests.onResponse(message, this._remote.ts));
+        return;
+      }
+      case "Ping":
+        return; // its only job was to reset the inactivity timer (socket.js)
+      case "AuthError":
+        this._onAuthErrorMessage(message);
+        return;
+      case "FatalError":
+        // The server found this connection's state broken; a new socket starts it afresh.
+        this._logger.error(`reactive: the server reported a fatal error: ${message.error}`);
+        this._socket.restart(`FatalError: ${message.error}`.slice(0, 120));
+        return;
+      default:
+        this._logger.warn(`reactive: ignoring a server message of unknown type ${JSON.stringify(message.type)}`);
+    }
+  }
+
+  _onTransition(message) {
+    const changedIds = this._remote.applyTransition(
+      message,
+      (queryId) => this._local.byId(queryId),
+      (queryId, journal) => {
+        const entry = this._local.byId(queryId);
+        if (entry !== undefined) entry.journal = journal;
+      },
+    );
+    this._observe(this._remote.ts);
+    this._socket.resetBackoff(); // the server answers on this socket: it is healthy again
+    // Mutations the results now include: their guesses go in the same rebuild that brings the
+    // real writes, so the UI never shows both (or neither).
+    const confirmed = this._requests.takeConfirmed(this._remote.ts);
+    const dropped = new Set(confirmed.map((request) => request.requestId));
+    if (changedIds.length > 0 || dropped.size > 0) this._notify(this._view.rebuild(this._serverResults(), dropped));
+    for (const request of confirmed) settle(request);
+  }
+
+  _finish(done) {
+    if (done.length === 0) return;
+    const dropped = new Set(done.filter((r) => this._view.hasLayer(r.requestId)).map((r) => r.requestId));
+    if (dropped.size > 0) this._notify(this._view.rebuild(this._serverResults(), dropped));
+    for (const request of done) settle(request);
+  }
+
+  _onAuthErrorMessage(message) {
+    // As with Convex, every Authenticate sent moves our identity version on, accepted or not:
+    // the next one starts after it (the server refuses an older baseVersion). The server now
+    // runs this connection's queries anonymously.
+    this._token = null;
+    this._logger.error(`reactive: authentication failed: ${message.error}`);
+    const handler = this._onAuthError;
+    if (handler) {
+      try {
+        handler(message.error);
+      } catch (error) {
+        this._logger.error(`reactive: onAuthError threw: ${error}`);
+      }
+    }
+  }
+
+  /** key -> server result, for every query still wanted. */
+  _serverResults() {
+    const results = new Map();
+    for (const entry of this._local.entries()) {
+      const result = this._remote.result(entry.queryId);
+      if (result !== undefined) results.set(entry.key, result);
+    }
+    return results;
+  }
+
+  _notify(keys) {
+    for (const key of keys) {
+      const entry = this._local.byKey(key);
+      if (entry === undefined) continue;
+      for (const record of [...entry.subscriptions]) {
+        try {
+          record.onChange();
+        } catch (error) {
+          this._logger.error(
+            `reactive: a subscriber of ${entry.name} threw: ${error && error.stack ? error.stack : error}`,
+          );
+        }
+      }
+    }
+  }
+}
