@@ -317,7 +317,7 @@ describe("lifecycle", () => {
     await waitFor(() => client.connectionState() === "connected", "connected");
     const connect = recorder.sent[0];
     assert.equal(connect.type, "Connect");
-    assert.deepEqual(connect.reactiveExtensions, []);
+    assert.deepEqual(connect.reactiveExtensions, ["diffs"]);
     assert.equal(connect.sessionId, client.sessionId);
     assert.equal(connect.maxObservedTimestamp, undefined);
     const pending = client.action("payments:process", { orderId: 999999999 });
@@ -326,5 +326,30 @@ describe("lifecycle", () => {
     assert.equal(client.connectionState(), "disconnected");
     assert.deepEqual(states, ["connected", "disconnected"]);
     await assert.rejects(client.mutation("channels:create", { name: "x" }), { name: "ClientClosedError" });
+  });
+});
+
+describe("the diffs extension", () => {
+  test("a list kept up to date from diffs equals the full value, and the wire carried diffs", async () => {
+    const recorder = recordingWebSocket();
+    const client = newClient({ WebSocket: recorder.WebSocket });
+    const channelId = await newChannel(client);
+    const messages = collector();
+    const stop = client.onUpdate("messages:list", { channelId }, messages.onValue, messages.onError);
+    await waitFor(() => messages.values.length > 0, "the first value");
+    for (let i = 0; i < 55; i++) {
+      await client.mutation("messages:send", { channelId, body: `m${i}`, author: "alice" });
+    }
+    await client.mutation("messages:send", { channelId, body: "m3 again", author: "bob" });
+    const fresh = newClient();
+    const full = await fresh.query("messages:list", { channelId });
+    assert.deepEqual(messages.latest, full);
+    assert.equal(full.length, 50);
+    const diffed = recorder.received
+      .filter((message) => message.type === "Transition")
+      .flatMap((message) => message.modifications)
+      .filter((modification) => "diff" in modification);
+    assert.ok(diffed.length >= 50, `expected diffs on the wire, saw ${diffed.length}`);
+    stop();
   });
 });

@@ -131,7 +131,7 @@ describe("protocol rules", () => {
     net.socket.open();
     const [connect, modify] = net.socket.sent;
     assert.equal(connect.type, "Connect");
-    assert.deepEqual(connect.reactiveExtensions, []);
+    assert.deepEqual(connect.reactiveExtensions, ["diffs"]);
     assert.deepEqual(modify, { type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
     net.socket.receive(transition([0, 0, 0], [1, 0, 3]));
 

@@ -29,10 +29,10 @@ export { CLIENT_VERSION, syncUrl } from "./platform.js";
 
 /**
  * Protocol extensions this client understands, announced in Connect.reactiveExtensions
- * (docs/protocol.md, "Extensions"). Empty: "diffs" would go here once
- * remote_state.js applyResultDiff implements it.
+ * (docs/protocol.md, "Extensions"); a server uses one only for clients that list it.
+ * "diffs": list results keyed by `_id` may arrive as changes (remote_state.js applyResultDiff).
  */
-export const EXTENSIONS = Object.freeze([]);
+export const EXTENSIONS = Object.freeze(["diffs"]);
 
 /**
  * A client of one `reactive` deployment.

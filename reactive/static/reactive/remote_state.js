@@ -27,15 +27,41 @@ function describe(version) {
 }
 
 /**
- * Extension hook, "diffs" (docs/protocol.md, "Extensions"): a server may send a QueryUpdated with
- * `diff` (changes of a list of `_id`-keyed objects, relative to the value last received) instead
- * of `value`, but only to a client that listed "diffs" in Connect.reactiveExtensions. This is
- * where such a diff is turned back into the exact value a full update would have carried.
- * Not implemented: EXTENSIONS in client.js is empty, so a conforming server never sends one.
- * Implementing it means filling in this function and adding "diffs" to EXTENSIONS.
+ * The "diffs" extension (docs/protocol.md, "Extensions"): a QueryUpdated may carry `diff`
+ * instead of `value` (only because this client listed "diffs" in Connect). Rebuild the exact
+ * value a full update would have carried from the value last received: drop `removed` ids,
+ * then walk `items` (a number copies that many of the remaining items in order, skipping ones
+ * already placed; `[id]` places an unchanged item moved here; an object is a new or changed
+ * item). Unchanged items keep their identity, which lets React skip re-rendering them.
  */
 export function applyResultDiff(previousValue, diff) {
-  throw new Error('Received a result diff, but this client does not implement the "diffs" extension');
+  if (!Array.isArray(previousValue)) {
+    throw new Error("Received a result diff for a query that does not hold a list");
+  }
+  const removed = new Set(diff.removed);
+  const rest = previousValue.filter((item) => !removed.has(item._id));
+  const byId = new Map(rest.map((item) => [item._id, item]));
+  const placed = new Set();
+  const result = [];
+  let position = 0;
+  for (const entry of diff.items) {
+    if (typeof entry === "number") {
+      for (let copied = 0; copied < entry; copied++) {
+        while (placed.has(rest[position]._id)) position++;
+        result.push(rest[position]);
+        placed.add(rest[position]._id);
+        position++;
+      }
+    } else if (Array.isArray(entry)) {
+      result.push(byId.get(entry[0]));
+      placed.add(entry[0]);
+    } else {
+      const item = jsonToConvex(entry);
+      result.push(item);
+      placed.add(item._id);
+    }
+  }
+  return result;
 }
 
 export class RemoteQuerySet {
