@@ -43,6 +43,7 @@ demo: $(BIN)/.installed frontend
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_seed
 	@echo "==> serving the demo at http://127.0.0.1:$(PORT) (Daphne, SQLite, in-memory channel layer)"
+	@echo "    React front end at /, the same client without a build step at /plain/"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # The demo scaled out: PostgreSQL + Redis, two Daphne processes on ports 8001 and 8002 (put any load balancer in

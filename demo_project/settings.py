@@ -111,6 +111,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The demo's own static files: demo.css, and app.js (built from demo_project/frontend/ by `make frontend`).
+STATICFILES_DIRS = [BASE_DIR / "demo_project" / "static"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {"UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser"}

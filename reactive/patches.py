@@ -289,13 +289,19 @@ def _savepoint_commit(original: Callable[..., Any]) -> Callable[..., Any]:
 # --- Daphne: permessage-deflate -------------------------------------------------------------
 
 
+# zlib memLevel of each connection's compressor (1-9; zlib's default 8). It is not negotiated: it sizes the
+# compressor's hash table and output buffer, about 2**(memLevel + 9) bytes; at 8 that was most of the memory
+# an idle connection costs, while sync messages (small, repetitive) compress almost as well at 4.
+DEFLATE_MEM_LEVEL = 4
+
+
 def _accept_deflate(offers: list[Any]) -> Any:
     """Accept the client's first permessage-deflate offer (browsers and most clients make one)."""
     from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 
     for offer in offers:
         if isinstance(offer, PerMessageDeflateOffer):
-            return PerMessageDeflateOfferAccept(offer)
+            return PerMessageDeflateOfferAccept(offer, mem_level=DEFLATE_MEM_LEVEL)
     return None
 
 

@@ -150,8 +150,34 @@ def _ranges_overlap(ranges: list[Pred]) -> bool:
     return True
 
 
+def _equalities_conflict(first: tuple[Pred, ...], second: tuple[Pred, ...]) -> bool:
+    """Do the two conjunctions hold ``column = a`` and ``column = b`` with ``a`` and ``b`` different?
+
+    A quick sufficient test for "unsatisfiable" (that column can take no value), used before the
+    full column-by-column test: a write's row image is mostly ``=`` predicates, and so are reads.
+    """
+    equal = {pred.column: pred.value for pred in first if pred.op == EQ}
+    if not equal:
+        return False
+    for pred in second:
+        if pred.op == EQ and pred.column in equal:
+            try:
+                if {equal[pred.column]}.isdisjoint((pred.value,)):
+                    return True
+            except TypeError:
+                continue  # unhashable: leave it to the full test
+    return False
+
+
 def satisfiable(*conjunctions: Iterable[Pred]) -> bool:
     """Can one row satisfy all the given conjunctions at once?"""
+    if (
+        len(conjunctions) == 2
+        and isinstance(conjunctions[0], tuple)
+        and isinstance(conjunctions[1], tuple)
+        and _equalities_conflict(conjunctions[0], conjunctions[1])
+    ):
+        return False
     by_column: dict[str, list[Pred]] = {}
     for conjunction in conjunctions:
         for pred in conjunction:

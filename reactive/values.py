@@ -46,7 +46,14 @@ def decode_ts(value: Any) -> int:
     return int(struct.unpack("<Q", raw)[0])
 
 
+# Keys that passed :func:`_check_key` (result rows repeat the same few keys): checked once each.
+_valid_keys: set[str] = set()
+_VALID_KEYS_MAX = 4096
+
+
 def _check_key(key: Any, path: str) -> str:
+    if key in _valid_keys:
+        return key  # type: ignore[no-any-return]
     if not isinstance(key, str):
         raise EncodingError(f"{path}: object keys must be strings, got {type(key).__name__}")
     if key.startswith("$"):
@@ -55,6 +62,8 @@ def _check_key(key: Any, path: str) -> str:
         raise EncodingError(f"{path}: object key is longer than {MAX_KEY_LENGTH} characters")
     if not key.isascii() or not key.isprintable():
         raise EncodingError(f"{path}: object key {key!r} must be printable ASCII")
+    if len(_valid_keys) < _VALID_KEYS_MAX:
+        _valid_keys.add(key)
     return key
 
 
@@ -75,6 +84,44 @@ def to_json_value(value: Any, path: str = "result") -> Any:
     Model instances and querysets become objects with ``_id``; dates become ISO strings;
     Decimals become strings (no precision lost); UUIDs become strings.
     """
+    try:
+        return _to_json_fast(value)
+    except EncodingError:
+        pass  # walk again, building the path for the error message
+    return _to_json_value(value, path)
+
+
+_SCALARS = frozenset({str, int, float, bool})  # exact types that are JSON values as they are
+
+
+def _to_json_fast(value: Any) -> Any:
+    """:func:`_to_json_value` without building paths (the common types first, by exact type)."""
+    kind = type(value)
+    if kind in _SCALARS or value is None:
+        return value
+    if kind is dict:
+        result = {}
+        for k, v in value.items():
+            if k not in _valid_keys:
+                _check_key(k, "")
+            result[k] = v if (type(v) in _SCALARS or v is None) else _to_json_fast(v)
+        return result
+    if kind is list:
+        return [item if (type(item) in _SCALARS or item is None) else _to_json_fast(item) for item in value]
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return _to_json_fast(model_to_dict(value))
+    if isinstance(value, models.QuerySet):
+        return [_to_json_fast(item) for item in value]
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)) and not isinstance(value, (str, bytes)):
+        if isinstance(value, Mapping):
+            return {_check_key(k, ""): _to_json_fast(v) for k, v in value.items()}
+        return [_to_json_fast(item) for item in value]
+    return _to_json_value(value, "result")  # every other type, by the general rules
+
+
+def _to_json_value(value: Any, path: str) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -82,13 +129,13 @@ def to_json_value(value: Any, path: str = "result") -> Any:
     if isinstance(value, float):
         return value
     if isinstance(value, models.Model):
-        return to_json_value(model_to_dict(value), path)
+        return _to_json_value(model_to_dict(value), path)
     if isinstance(value, models.QuerySet):
-        return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, Mapping):
-        return {_check_key(k, path): to_json_value(v, f"{path}.{k}") for k, v in value.items()}
+        return {_check_key(k, path): _to_json_value(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
@@ -100,12 +147,25 @@ def to_json_value(value: Any, path: str = "result") -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, (set, frozenset)):
-        return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
     raise EncodingError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
 def encode(value: Any) -> Any:
     """Encode JSON-able Python (output of :func:`to_json_value`) into Convex JSON."""
+    kind = type(value)  # the common types first, by exact type; the rest by the general rules
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k: encode(v) for k, v in value.items()}
+    if kind is list:
+        return [encode(v) for v in value]
+    if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value
+    return _encode(value)
+
+
+def _encode(value: Any) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):

@@ -96,7 +96,7 @@ async def test_end_cursor_split_and_invalid_cursor() -> None:
     await add_messages(channel, [f"m{i}" for i in range(1, 8)])
     client = ReactiveCommunicator()
     await client.connect()
-    first, second = await _two_pages(client, channel)
+    _first, second = await _two_pages(client, channel)
     end = client.values[second]["continueCursor"]
     pinned = await client.subscribe(
         "messages:paginated", {"channelId": channel.pk, "paginationOpts": opts(1, None, endCursor=end)}

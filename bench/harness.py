@@ -1,0 +1,728 @@
+"""The benchmark harness: scenarios, processes, measurements.
+
+Chat workload: ``clients`` clients over ``channels`` channels (client ``i`` on channel ``i % channels``),
+each subscribed to its channel's ``messages:list`` and to ``users:list``; a writer process sends
+``messages:send`` (existing authors) at ``rate``/s to random channels for ``duration`` s. The clients
+live in ``client_procs`` processes of their own, the writer in another, the servers in others again.
+
+For each run the harness reports commit-to-client latency (client receive time minus the commit time
+of the message, read from the outbox: see :mod:`bench.db`), sustained mutations/s, query re-runs and
+invalidations per mutation (the server's ``/api/reactive/metrics``), bytes per delivered update (bytes
+the clients read from their sockets, and the server's uncompressed ``reactive_bytes_sent_total``),
+server CPU seconds per 1,000 delivered updates and RSS per connection (/proc of the server pids).
+A *delivered update* is one new message reaching one subscribed client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from . import procstat
+from .servers import REPO_ROOT, Database, Server, run_db_tool
+
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class System:
+    """One way of keeping the chat live, served by ``processes`` Daphne processes."""
+
+    name: str
+    title: str
+    client_kind: str
+    app: str = "demo_project.asgi:application"
+    reactive: dict[str, Any] = field(default_factory=dict)
+    database: str = "sqlite"
+    processes: int = 1
+    reactive_metrics: bool = True
+    writer: str = "ws"  # how its clients write: sync-protocol Mutation ("ws") or DRF POST /api/mutation ("http")
+    # Persistent database connections (seconds). Django serves each ASGI HTTP request on a thread of its own,
+    # so HTTP-heavy servers use 0 (a persistent connection per short-lived thread would leak).
+    conn_max_age: int = 60
+
+
+SYSTEMS: dict[str, System] = {
+    s.name: s
+    for s in [
+        System("reactive", "reactive (SQLite, in-memory layer, 1 process)", "sync"),
+        System(
+            "table-level",
+            "reactive, table-level invalidation",
+            "sync",
+            reactive={"TABLE_LEVEL_INVALIDATION": True},
+        ),
+        System(
+            "polling",
+            "polling DRF /api/query every 1 s",
+            "poll",
+            reactive_metrics=False,
+            writer="http",
+            conn_max_age=0,
+        ),
+        System(
+            "dcrf",
+            "djangochannelsrestframework model observer",
+            "dcrf",
+            app="bench.asgi:application",
+            reactive_metrics=False,
+            writer="http",
+            conn_max_age=0,
+        ),
+        System("reactive-pg2", "reactive (PostgreSQL + Redis, 2 processes)", "sync", database="postgres", processes=2),
+    ]
+}
+DEFAULT_SYSTEMS = ["reactive", "table-level", "polling", "dcrf", "reactive-pg2"]
+
+
+@dataclass
+class Options:
+    clients: int = 1000
+    rate: float = 100.0
+    duration: float = 30.0
+    channels: int = 100
+    messages: int = 50
+    users: int = 20
+    systems: list[str] = field(default_factory=lambda: list(DEFAULT_SYSTEMS))
+    client_procs: int = 2
+    # Writer connections; 0: enough sync sessions to stay under MUTATION_RATE (25/s each), or 2 HTTP connections.
+    writer_connections: int = 0
+    drain: float = 3.0
+    idle: bool = False
+    idle_clients: int = 10_000
+    idle_duration: float = 60.0
+    idle_procs: int = 4
+    profile: bool = False
+    postgres_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
+    redis_url: str = "redis://127.0.0.1:6379/1"
+    out: Path = RESULTS_DIR
+    label: str = ""
+    write_report: bool = True
+    finals: bool = False  # clients report their final message lists and per-client counts (the smoke test)
+    cycle_channels: bool = False  # the writer takes channels in turn instead of at random
+
+
+Log = Callable[[str], None]
+
+
+def _default_log(line: str) -> None:
+    print(line, flush=True)
+
+
+# --- child processes ------------------------------------------------------------------------
+
+
+class LoadProcess:
+    """A ``python -m bench.loadgen`` child; its stdout lines are read by a thread."""
+
+    def __init__(self, config: dict[str, Any], workdir: Path, name: str) -> None:
+        self.name = name
+        self.config_path = workdir / f"{name}.json"
+        self.out_path = workdir / f"{name}.out.json"
+        config = {**config, "out": str(self.out_path)}
+        self.config_path.write_text(json.dumps(config))
+        self.stderr: IO[bytes] = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed in close()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.loadgen", str(self.config_path)],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            bufsize=1,
+        )
+        self.progress: tuple[int, int] = (0, 0)
+        self.ready: tuple[int, int] | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            word, *rest = line.split()
+            if word == "PROGRESS":
+                self.progress = (int(rest[0]), int(rest[1]))
+            elif word == "READY":
+                self.ready = (int(rest[0]), int(rest[1]))
+            elif word == "DONE":
+                self.done.set()
+        self.done.set()
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+
+    def result(self, timeout: float = 120.0) -> dict[str, Any]:
+        self.done.wait(timeout)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.stderr.close()
+        if not self.out_path.exists():
+            log = (self.config_path.parent / f"{self.name}.log").read_text(errors="replace")
+            raise RuntimeError(f"load process {self.name} produced no result:\n{log[-3000:]}")
+        return dict(json.loads(self.out_path.read_text()))
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.stderr.close()
+
+
+class Sampler:
+    """Samples RSS and CPU times of the server processes on a thread."""
+
+    def __init__(self, pids: list[int], interval: float = 0.5) -> None:
+        self.pids = pids
+        self.interval = interval
+        self.peak_rss = 0
+        self.series: list[tuple[float, int]] = []  # (time, total RSS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        return sum(procstat.rss_bytes(pid) for pid in self.pids)
+
+    def cpu(self) -> float:
+        return sum(procstat.cpu_seconds(pid) for pid in self.pids)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = self.rss()
+            self.peak_rss = max(self.peak_rss, rss)
+            self.series.append((time.time(), rss))
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return math.nan
+    k = (len(sorted_values) - 1) * p / 100.0
+    low, high = math.floor(k), math.ceil(k)
+    if low == high:
+        return sorted_values[int(k)]
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (k - low)
+
+
+def latency_stats(latencies_ms: list[float]) -> dict[str, Any]:
+    values = sorted(latencies_ms)
+    step = max(1, len(values) // 2000)
+    return {
+        "count": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": values[-1] if values else math.nan,
+        "mean": sum(values) / len(values) if values else math.nan,
+        "cdf": values[::step] + ([values[-1]] if values and (len(values) - 1) % step else []),
+    }
+
+
+def _delta(after: dict[str, float], before: dict[str, float], name: str) -> float:
+    return after.get(name, 0.0) - before.get(name, 0.0)
+
+
+def _sum_metrics(servers: list[Server]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for server in servers:
+        try:
+            for name, value in server.metrics().items():
+                total[name] = total.get(name, 0.0) + value
+        except OSError:
+            pass
+    return total
+
+
+def _children_cpu(loads: list[LoadProcess]) -> float:
+    return sum(procstat.cpu_seconds(load.process.pid) for load in loads)
+
+
+def _py_spy() -> str | None:
+    candidate = Path(sys.executable).with_name("py-spy")
+    return str(candidate) if candidate.exists() else shutil.which("py-spy")
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, options: Options, log: Log = _default_log) -> None:
+        self.o = options
+        self.log = log
+        self.workdir = Path(tempfile.mkdtemp(prefix="reactive-bench-"))
+        self.databases: dict[str, Database] = {}
+        self.dcrf_missing: str | None = None
+
+    def close(self) -> None:
+        for database in self.databases.values():
+            database.drop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def database(self, kind: str) -> Database:
+        if kind not in self.databases:
+            self.log(f"==> seeding a {kind} template: {self.o.channels} channels x {self.o.messages} messages")
+            database = Database(kind, self.workdir / kind, self.o.postgres_url)
+            self.databases[kind] = database
+            database.create(self.o.channels, self.o.messages, self.o.users)
+        return self.databases[kind]
+
+    def unavailable(self, system: System) -> str | None:
+        """Why ``system`` cannot run here, or None."""
+        if system.name == "dcrf":
+            import importlib.util
+
+            if importlib.util.find_spec("djangochannelsrestframework") is None:
+                return "djangochannelsrestframework is not installed (pip install -e '.[bench]'): baseline skipped"
+        if system.database == "postgres" or system.processes > 1:
+            for url, what in ((self.o.postgres_url, "PostgreSQL"), (self.o.redis_url, "Redis")):
+                host = url.split("@")[-1].split("/")[2 if "://" in url.split("@")[-1] else 0].split(":")
+                try:
+                    socket.create_connection((host[0], int(host[1])), timeout=2).close()
+                except (OSError, ValueError, IndexError):
+                    return f"{what} is not reachable at {url}: run skipped"
+        return None
+
+    def _servers(self, system: System, database_url: str, extra_env: dict[str, str] | None = None) -> list[Server]:
+        env = {
+            "BENCH_REACTIVE": json.dumps(system.reactive),
+            "BENCH_CHANNEL_PREFIX": f"reactive-bench-{os.getpid()}",
+            "BENCH_CONN_MAX_AGE": str(system.conn_max_age),
+        }
+        if system.processes > 1 or system.database == "postgres":
+            env["BENCH_REDIS_URL"] = self.o.redis_url
+        env.update(extra_env or {})
+        servers = [
+            Server(system.app, database_url, self.workdir / f"{system.name}-server-{i}.log", env)
+            for i in range(system.processes)
+        ]
+        for server in servers:
+            server.start()
+        return servers
+
+    def _wait_ready(self, name: str, loads: list[LoadProcess], total: int, sampler: Sampler) -> tuple[int, int]:
+        last = 0.0
+        while any(load.ready is None for load in loads):
+            if any(load.process.poll() is not None and load.ready is None for load in loads):
+                raise RuntimeError(f"[{name}] a client process died while connecting (logs in {self.workdir})")
+            if time.time() - last > 2:
+                ready = sum(load.progress[0] for load in loads)
+                failed = sum(load.progress[1] for load in loads)
+                rss = sampler.rss() / 2**20
+                self.log(f"[{name}] connecting: {ready}/{total} ready, {failed} failed, server RSS {rss:.0f} MB")
+                last = time.time()
+            time.sleep(0.2)
+        ready = sum(load.ready[0] for load in loads if load.ready)
+        failed = sum(load.ready[1] for load in loads if load.ready)
+        self.log(f"[{name}] {ready}/{total} clients ready ({failed} failed to connect)")
+        return ready, failed
+
+    def run_chat(self, system: System) -> dict[str, Any]:
+        o = self.o
+        database = self.database(system.database)
+        seed = database.seed
+        database_url = database.fresh()
+        self.log(f"==> [{system.name}] {system.title}: {o.clients} clients, {o.rate:g} mutations/s, {o.duration:g} s")
+        servers = self._servers(system, database_url)
+        loads: list[LoadProcess] = []
+        profilers: list[subprocess.Popen[bytes]] = []
+        try:
+            sampler = Sampler([s.pid for s in servers])
+            time.sleep(0.5)
+            rss_before = sampler.rss()
+            sampler.start()
+            channels = seed["channels"]
+            assignments = [[channels[i % len(channels)], i % len(servers)] for i in range(o.clients)]
+            procs = max(1, min(o.client_procs, o.clients))
+            for p in range(procs):
+                config = {
+                    "kind": system.client_kind,
+                    "urls": [s.url for s in servers],
+                    "clients": assignments[p::procs],
+                    "connect_concurrency": 32,
+                    "finals": o.finals,
+                }
+                loads.append(LoadProcess(config, self.workdir, f"{system.name}-clients-{p}"))
+            ready, failed = self._wait_ready(system.name, loads, o.clients, sampler)
+            time.sleep(1.0)
+            rss_connected = sampler.rss()
+            metrics_before = _sum_metrics(servers) if system.reactive_metrics else {}
+            cpu_before = sampler.cpu()
+            machine_before = procstat.machine_cpu()
+            load_before = _children_cpu(loads)
+            for load in loads:
+                load.send("MARK")
+            if o.profile and system.name == "reactive":
+                profilers = self._profile(servers[0].pid, system.name)
+            writer_config = {
+                "kind": "writer",
+                "urls": [s.url for s in servers],
+                "channels": channels,
+                "authors": seed["authors"],
+                "rate": o.rate,
+                "duration": o.duration,
+                "connections": o.writer_connections
+                or (max(2, math.ceil(o.rate / 25)) if system.writer == "ws" else 16),
+                "mode": system.writer,
+                "cycle": o.cycle_channels,
+            }
+            writer = LoadProcess(writer_config, self.workdir, f"{system.name}-writer")
+            loads.append(writer)
+            started = time.time()
+            last = 0.0
+            while not writer.done.is_set():
+                if time.time() - last >= 5:
+                    ok, bad = writer.progress
+                    cpu = sampler.cpu() - cpu_before
+                    self.log(
+                        f"[{system.name}] writing: {time.time() - started:4.0f}/{o.duration:g} s, {ok} mutations ok, "
+                        f"{bad} failed, server CPU {cpu / max(time.time() - started, 1e-9):.2f} cores"
+                    )
+                    last = time.time()
+                writer.done.wait(0.2)
+            writes = writer.result()
+            self.log(f"[{system.name}] writer finished; draining {o.drain:g} s")
+            time.sleep(o.drain)
+            cpu_after = sampler.cpu()
+            machine_after = procstat.machine_cpu()
+            load_cpu = _children_cpu(loads) - load_before
+            metrics_after = _sum_metrics(servers) if system.reactive_metrics else {}
+            for load in loads[:-1]:
+                load.send("STOP")
+            client_results = [load.result() for load in loads[:-1]]
+            sampler.stop()
+        finally:
+            for profiler in profilers:
+                with contextlib.suppress(Exception):
+                    profiler.wait(30)
+            for load in loads:
+                load.kill()
+            for server in servers:
+                server.stop()
+        commits_path = self.workdir / f"{system.name}-commits.json"
+        run_db_tool(database_url, "commits", "--out", str(commits_path))
+        commits = json.loads(commits_path.read_text())["messages"]
+        result = self._summarise(
+            system,
+            client_results,
+            writes,
+            commits,
+            metrics_before,
+            metrics_after,
+            cpu_after - cpu_before,
+            rss_before,
+            rss_connected,
+            sampler.peak_rss,
+            ready,
+            failed,
+        )
+        busy = machine_after[0] - machine_before[0]
+        result["machine_busy_pct"] = 100 * busy / max(machine_after[1] - machine_before[1], 1e-9)
+        window = writes["finished"] - writes["started"] + self.o.drain
+        result["load_generator_cpu_cores"] = load_cpu / window
+        # CPU used by anything else on the machine (other jobs skew the numbers: reported, not hidden).
+        result["other_cpu_cores"] = max(0.0, busy / window - result["cpu_cores"] - result["load_generator_cpu_cores"])
+        self.log(
+            f"[{system.name}] machine {result['machine_busy_pct']:.0f}% busy: server {result['cpu_cores']:.2f} cores, "
+            f"load generators {result['load_generator_cpu_cores']:.2f}, other processes {result['other_cpu_cores']:.2f}"
+        )
+        self.log(
+            f"[{system.name}] p50 {result['latency_ms']['p50']:.1f} ms, p99 {result['latency_ms']['p99']:.1f} ms, "
+            f"{result['delivered']}/{result['expected']} delivered, {result['mutations_per_s']:.1f} mutations/s"
+        )
+        return result
+
+    def _profile(self, pid: int, name: str) -> list[subprocess.Popen[bytes]]:
+        spy = _py_spy()
+        if spy is None:
+            self.log("py-spy is not installed (pip install -e '.[bench]'): no profile")
+            return []
+        self.o.out.mkdir(parents=True, exist_ok=True)
+        seconds = str(max(1, int(self.o.duration)))
+        profilers = []
+        for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
+            path = self.o.out / f"profile-{name}{self.o.label}.{suffix}"
+            command = [spy, "record", "--pid", str(pid), "--duration", seconds, "--rate", "100"]
+            # --gil: sample only the thread holding the GIL, i.e. where the interpreter's time goes.
+            command += ["--format", fmt, "--output", str(path), "--nonblocking", "--threads", "--gil"]
+            with open(self.workdir / f"py-spy-{fmt}.log", "wb") as log:
+                profilers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log))
+        self.log(f"[{name}] profiling the server with py-spy for {seconds} s -> {self.o.out}/profile-{name}*")
+        return profilers
+
+    def _summarise(
+        self,
+        system: System,
+        client_results: list[dict[str, Any]],
+        writes: dict[str, Any],
+        commits: dict[str, list[float]],
+        metrics_before: dict[str, float],
+        metrics_after: dict[str, float],
+        cpu_seconds: float,
+        rss_before: int,
+        rss_connected: int,
+        rss_peak: int,
+        ready: int,
+        failed: int,
+    ) -> dict[str, Any]:
+        window_start = writes["started"]
+        # Messages the writer committed in the window, and how many ready clients watch each channel.
+        in_window = {
+            int(pk): (t, int(ch)) for pk, (t, ch) in commits.items() if ch is not None and t >= window_start - 0.001
+        }
+        watchers: dict[int, int] = {}
+        latencies: list[float] = []
+        delivered = 0
+        for res in client_results:
+            for client in res["per_client"]:
+                watchers[client["channel"]] = watchers.get(client["channel"], 0) + 1
+                for pk, received in client["deliveries"]:
+                    commit = in_window.get(pk)
+                    if commit is not None:
+                        delivered += 1
+                        latencies.append((received - commit[0]) * 1000.0)
+        # Only clients that became ready count as watchers (a failed connection watches nothing).
+        not_ready = sum(r["clients"] - r["ready"] for r in client_results)
+        expected = sum(watchers.get(ch, 0) for _t, ch in in_window.values())
+        mutations = len(in_window)
+        elapsed = max(writes["finished"] - writes["started"], 1e-9)
+        wire_bytes = sum(r["bytes"] for r in client_results)
+        items = sum(r["items"] for r in client_results)
+        item_bytes = sum(r["item_bytes"] for r in client_results)
+        runs_messages = _delta(metrics_after, metrics_before, 'reactive_query_runs_total{function="messages:list"}')
+        runs_all = sum(
+            _delta(metrics_after, metrics_before, name)
+            for name in metrics_after
+            if name.startswith("reactive_query_runs_total")
+        )
+        invalidations = _delta(metrics_after, metrics_before, "reactive_invalidations_total")
+        server_bytes = _delta(metrics_after, metrics_before, "reactive_bytes_sent_total")
+        transitions = _delta(metrics_after, metrics_before, "reactive_transitions_total")
+        writer_latency = sorted(x * 1000 for x in writes["latencies"])
+        result: dict[str, Any] = {
+            "system": system.name,
+            "title": system.title,
+            "processes": system.processes,
+            "database": system.database,
+            "clients": self.o.clients,
+            "clients_ready": ready,
+            "connect_failures": not_ready,
+            "compressed_connections": sum(r["compressed"] for r in client_results),
+            "rate_target": self.o.rate,
+            "duration": self.o.duration,
+            "mutations_sent": writes["sent"],
+            "mutations_ok": writes["ok"],
+            "mutations_failed": writes["failed"],
+            "mutations_late": writes["late"],
+            "mutations_unsent": writes.get("unsent", 0),
+            "mutations_abandoned": writes.get("abandoned", 0),
+            "mutations_committed": mutations,
+            "mutations_per_s": writes["ok"] / elapsed,
+            "mutation_response_ms": {
+                "p50": percentile(writer_latency, 50),
+                "p99": percentile(writer_latency, 99),
+            },
+            "latency_ms": latency_stats(latencies),
+            "expected": expected,
+            "delivered": delivered,
+            "missing": expected - delivered,
+            "violations": sum(r["violation_count"] for r in client_results),
+            "violation_samples": [v for r in client_results for v in r["violations"]][:10],
+            "wire_bytes_per_update": wire_bytes / delivered if delivered else math.nan,
+            "new_item_json_bytes": item_bytes / items if items else math.nan,
+            "polls": sum(r["polls"] for r in client_results),
+            "poll_errors": sum(r["poll_errors"] for r in client_results),
+            "cpu_seconds": cpu_seconds,
+            "cpu_per_1k_updates": cpu_seconds / (delivered / 1000.0) if delivered else math.nan,
+            "cpu_cores": cpu_seconds / (elapsed + self.o.drain),
+            "rss_before_mb": rss_before / 2**20,
+            "rss_connected_mb": rss_connected / 2**20,
+            "rss_peak_mb": rss_peak / 2**20,
+            "rss_per_connection_kb": (rss_peak - rss_before) / 1024 / max(ready, 1),
+        }
+        if system.reactive_metrics:
+            result.update(
+                {
+                    "reruns_per_mutation_messages": runs_messages / mutations if mutations else math.nan,
+                    "reruns_per_mutation_all": runs_all / mutations if mutations else math.nan,
+                    "invalidations_per_mutation": invalidations / mutations if mutations else math.nan,
+                    "server_bytes_per_update": server_bytes / delivered if delivered else math.nan,
+                    "transitions": transitions,
+                }
+            )
+        if self.o.finals:
+            result["finals"] = [
+                {"channel": c["channel"], "ids": c["final_ids"]} for r in client_results for c in r["per_client"]
+            ]
+            result["per_client_counts"] = [
+                {
+                    "channel": c["channel"],
+                    "received": sum(1 for pk, _t in c["deliveries"] if pk in in_window),
+                    "expected": sum(1 for _t, ch in in_window.values() if ch == c["channel"]),
+                }
+                for r in client_results
+                for c in r["per_client"]
+            ]
+        return result
+
+    def run_idle(self) -> dict[str, Any]:
+        """``idle_clients`` subscribed connections on 2 processes (PostgreSQL + Redis), memory over time."""
+        o = self.o
+        system = System("idle", "idle subscribed connections", "idle", database="postgres", processes=2)
+        database = self.database("postgres")
+        database_url = database.fresh()
+        self.log(f"==> [idle] {o.idle_clients} idle subscribed connections on 2 processes for {o.idle_duration:g} s")
+        servers = self._servers(system, database_url)
+        loads: list[LoadProcess] = []
+        try:
+            sampler = Sampler([s.pid for s in servers], interval=2.0)
+            time.sleep(0.5)
+            rss_before = sampler.rss()
+            per_process_before = [procstat.rss_bytes(pid) for pid in sampler.pids]
+            sampler.start()
+            channels = database.seed["channels"]
+            assignments = [[channels[i % len(channels)], i % len(servers)] for i in range(o.idle_clients)]
+            procs = max(1, o.idle_procs)
+            for p in range(procs):
+                config: dict[str, Any] = {
+                    "kind": "idle",
+                    "urls": [s.url for s in servers],
+                    "clients": assignments[p::procs],
+                    "connect_concurrency": 64,
+                }
+                loads.append(LoadProcess(config, self.workdir, f"idle-clients-{p}"))
+            connect_started = time.time()
+            ready, failed = self._wait_ready("idle", loads, o.idle_clients, sampler)
+            connect_seconds = time.time() - connect_started
+            time.sleep(2.0)
+            cpu_before = sampler.cpu()
+            rss_start = sampler.rss()
+            hold_started = time.time()
+            last = 0.0
+            while time.time() - hold_started < o.idle_duration:
+                if time.time() - last >= 10:
+                    self.log(
+                        f"[idle] holding: {time.time() - hold_started:3.0f}/{o.idle_duration:g} s, "
+                        f"server RSS {sampler.rss() / 2**20:.0f} MB"
+                    )
+                    last = time.time()
+                time.sleep(0.5)
+            rss_end = sampler.rss()
+            cpu_seconds = sampler.cpu() - cpu_before
+            hold_series = [(t - hold_started, r) for t, r in sampler.series if t >= hold_started]
+            per_process_end = [procstat.rss_bytes(pid) for pid in sampler.pids]
+            metrics = _sum_metrics(servers)
+            for load in loads:
+                load.send("STOP")
+            client_results = [load.result(timeout=300) for load in loads]
+            sampler.stop()
+        finally:
+            for load in loads:
+                load.kill()
+            for server in servers:
+                server.stop()
+        # Least-squares slope of RSS over the hold period, in MB per minute.
+        slope = math.nan
+        if len(hold_series) >= 2:
+            mean_t = sum(t for t, _ in hold_series) / len(hold_series)
+            mean_r = sum(r for _, r in hold_series) / len(hold_series)
+            var = sum((t - mean_t) ** 2 for t, _ in hold_series)
+            if var:
+                slope = sum((t - mean_t) * (r - mean_r) for t, r in hold_series) / var * 60 / 2**20
+        result = {
+            "system": "idle",
+            "clients": o.idle_clients,
+            "clients_ready": ready,
+            "connect_failures": failed,
+            "connect_seconds": connect_seconds,
+            "hold_seconds": o.idle_duration,
+            "rss_before_mb": rss_before / 2**20,
+            "rss_before_per_process_mb": [r / 2**20 for r in per_process_before],
+            "rss_start_mb": rss_start / 2**20,
+            "rss_end_mb": rss_end / 2**20,
+            "rss_end_per_process_mb": [r / 2**20 for r in per_process_end],
+            "rss_peak_mb": sampler.peak_rss / 2**20,
+            "rss_growth_during_hold_pct": (rss_end - rss_start) / rss_start * 100 if rss_start else math.nan,
+            "rss_slope_mb_per_min": slope,
+            "rss_per_connection_kb": (rss_end - rss_before) / 1024 / max(ready, 1),
+            "cpu_cores_idle": cpu_seconds / o.idle_duration,
+            "live_instances": metrics.get("reactive_live_query_instances", math.nan),
+            "connections_metric": metrics.get("reactive_connections", math.nan),
+            "violations": sum(r["violation_count"] for r in client_results),
+            "rss_series_mb": [(round(t, 1), r / 2**20) for t, r in hold_series],
+        }
+        self.log(
+            f"[idle] {ready} connected in {connect_seconds:.0f} s; RSS {result['rss_start_mb']:.0f} -> "
+            f"{result['rss_end_mb']:.0f} MB over {o.idle_duration:g} s ({result['rss_per_connection_kb']:.1f} KB/conn)"
+        )
+        return result
+
+
+def run(options: Options, log: Log = _default_log) -> dict[str, Any]:
+    """Run every requested scenario; returns (and, unless told not to, writes) the report data."""
+    bench = Bench(options, log)
+    started = time.time()
+    results: dict[str, Any] = {
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in options.__dict__.items()},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": sys.platform},
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "runs": [],
+        "skipped": {},
+    }
+    with contextlib.suppress(Exception):
+        results["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    try:
+        for name in options.systems:
+            system = SYSTEMS[name]
+            why = bench.unavailable(system)
+            if why:
+                log(f"==> [{name}] skipped: {why}")
+                results["skipped"][name] = why
+                continue
+            results["runs"].append(bench.run_chat(system))
+        if options.idle:
+            why = bench.unavailable(System("idle", "", "idle", database="postgres", processes=2))
+            if why:
+                log(f"==> [idle] skipped: {why}")
+                results["skipped"]["idle"] = why
+            else:
+                results["idle"] = bench.run_idle()
+    finally:
+        bench.close()
+    results["elapsed_seconds"] = time.time() - started
+    if options.write_report:
+        from .report import write
+
+        paths = write(results, options.out, options.label)
+        for path in paths:
+            log(f"==> wrote {path}")
+    return results

@@ -1,0 +1,77 @@
+"""``manage.py reactive_bench``: run the benchmark of bench/ (a checkout of the repository is needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark reactive against polling, djangochannelsrestframework and table-level invalidation on the "
+        "chat workload; starts its own servers and load generators and writes bench/results/ "
+        "(Markdown, JSON, PNG). See docs/performance.md."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--clients", type=int, default=None, help="connected clients (default 1000)")
+        parser.add_argument("--rate", type=float, default=None, help="mutations per second (default 100)")
+        parser.add_argument("--duration", type=float, default=None, help="seconds of writing (default 30)")
+        parser.add_argument("--channels", type=int, default=100, help="channels the clients spread over")
+        parser.add_argument(
+            "--systems",
+            default=None,
+            help="comma-separated subset of: reactive, table-level, polling, dcrf, reactive-pg2 (default: all)",
+        )
+        parser.add_argument("--client-procs", type=int, default=2, help="load-generating client processes")
+        parser.add_argument("--quick", action="store_true", help="a small run that finishes in under two minutes")
+        parser.add_argument(
+            "--idle", action="store_true", help="also hold 10,000 idle subscribed connections on 2 processes"
+        )
+        parser.add_argument("--idle-clients", type=int, default=10_000, help="connections of --idle")
+        parser.add_argument("--idle-duration", type=float, default=60.0, help="seconds --idle holds them")
+        parser.add_argument("--profile", action="store_true", help="py-spy the reactive server during its run")
+        parser.add_argument(
+            "--postgres-url",
+            default="postgres://postgres@127.0.0.1:5432/postgres",
+            help="PostgreSQL server for the 2-process run (a scratch database reactive_bench is created/dropped)",
+        )
+        parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1", help="Redis for the 2-process run")
+        parser.add_argument("--out", default=None, help="output directory (default bench/results)")
+        parser.add_argument("--label", default="", help="suffix of the output file names")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            from bench.harness import DEFAULT_SYSTEMS, RESULTS_DIR, SYSTEMS, Options, run
+        except ImportError as exc:
+            raise CommandError(f"the bench package is not importable (run from the repository root): {exc}") from exc
+        quick = options["quick"]
+        systems = options["systems"].split(",") if options["systems"] else list(DEFAULT_SYSTEMS)
+        unknown = [s for s in systems if s not in SYSTEMS]
+        if unknown:
+            raise CommandError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
+        bench_options = Options(
+            clients=options["clients"] or (200 if quick else 1000),
+            rate=options["rate"] or (50.0 if quick else 100.0),
+            duration=options["duration"] or (6.0 if quick else 30.0),
+            channels=options["channels"],
+            systems=systems,
+            client_procs=options["client_procs"],
+            drain=2.0 if quick else 3.0,
+            idle=options["idle"],
+            idle_clients=options["idle_clients"],
+            idle_duration=options["idle_duration"],
+            profile=options["profile"],
+            postgres_url=options["postgres_url"],
+            redis_url=options["redis_url"],
+            out=Path(options["out"]) if options["out"] else RESULTS_DIR,
+            label=options["label"] or ("-quick" if quick else ""),
+        )
+
+        def log(line: str) -> None:
+            self.stdout.write(line)
+            self.stdout.flush()
+
+        run(bench_options, log=log)
