@@ -59,3 +59,48 @@ def test_official_client_subscribes_and_mutates(live_server_factory: LiveServerF
     messages = Message.objects.filter(channel=channel, body=BODY)
     assert messages.count() == 1
     assert report["mutationResult"] == messages.get().pk, details
+
+
+PAGINATED_SCRIPT = "convex_paginated_check.mjs"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_official_use_paginated_query(live_server_factory: LiveServerFactory) -> None:
+    """``usePaginatedQuery`` from ``convex/react``: load pages, see a new message on top, exhaust."""
+    node = _require_node()
+    if not (INTEROP_DIR / "node_modules" / "react-test-renderer" / "package.json").is_file():
+        problem = "react-test-renderer is not installed (run `make interop-deps`)"
+        if os.environ.get("CI"):
+            pytest.fail(f"interop test cannot run in CI: {problem}")
+        pytest.skip(problem)
+    channel = Channel.objects.create(name="interop-paginated")
+    for number in range(1, 13):
+        Message.objects.create(channel=channel, body=f"m{number}")
+    server = live_server_factory()
+
+    result = subprocess.run(
+        [node, PAGINATED_SCRIPT],
+        cwd=INTEROP_DIR,
+        env={**os.environ, "REACTIVE_URL": server.url, "CHANNEL_ID": str(channel.pk)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    details = f"exit code {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.returncode == 0, details
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, details
+    report = json.loads(lines[0])
+    assert report["ok"] is True, details
+    steps = {step["name"]: step for step in report["steps"]}
+    assert [step["name"] for step in report["steps"]] == ["firstPage", "loadMore", "afterSend", "exhausted"], details
+    assert (steps["firstPage"]["count"], steps["firstPage"]["status"]) == (5, "CanLoadMore"), details
+    assert steps["firstPage"]["bodies"] == [f"m{n}" for n in range(12, 7, -1)], details
+    assert (steps["loadMore"]["count"], steps["loadMore"]["status"]) == (10, "CanLoadMore"), details
+    assert (steps["afterSend"]["count"], steps["afterSend"]["status"]) == (11, "CanLoadMore"), details
+    assert steps["afterSend"]["bodies"][0] == "m13", details
+    assert (steps["exhausted"]["count"], steps["exhausted"]["status"]) == (13, "Exhausted"), details
+    assert steps["exhausted"]["bodies"] == [f"m{n}" for n in range(13, 0, -1)], details
+    new = Message.objects.get(channel=channel, body="m13")
+    assert report["mutationResult"] == new.pk, details
