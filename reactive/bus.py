@@ -88,29 +88,45 @@ def _log_failure(future: concurrent.futures.Future[Any]) -> None:
         )
 
 
+def _read_timeout(exc: BaseException) -> bool:
+    """A blocking read that timed out: redis-py's socket_timeout (5 s by default) vs channels_redis's 5 s BZPOPMIN."""
+    return isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError"
+
+
 async def listen(manager: SubscriptionManager) -> None:
-    """Feed commit notifications from other processes to ``manager`` until cancelled."""
+    """Feed commit notifications from other processes to ``manager`` until cancelled.
+
+    One channel for the life of the manager: a new channel per failure would leave a dead member in the
+    group, which every later ``group_send`` pays for until Redis expires it (``group_expiry``, a day by
+    default). After any failure the group is joined again (a restarted Redis has forgotten it) and the
+    manager catches up from the outbox meanwhile.
+    """
     layer = _shared_layer()
     if layer is None:
         return
+    loop = asyncio.get_running_loop()
+    channel = await layer.new_channel()
+    joined: float | None = None
     delay = 0.1
     while True:
         try:
-            channel = await layer.new_channel()
-            await layer.group_add(_group(), channel)
-            joined = asyncio.get_running_loop().time()
-            while True:
-                message = await layer.receive(channel)
-                delay = 0.1
-                if message.get("type") == MESSAGE_TYPE and isinstance(message.get("ts"), int):
-                    manager.notify(message["ts"])
-                if asyncio.get_running_loop().time() - joined > _REJOIN_SECONDS:
-                    await layer.group_add(_group(), channel)
-                    joined = asyncio.get_running_loop().time()
+            if joined is None or loop.time() - joined > _REJOIN_SECONDS:
+                await layer.group_add(_group(), channel)
+                joined = loop.time()
+            message = await layer.receive(channel)
+            delay = 0.1
+            if message.get("type") == MESSAGE_TYPE and isinstance(message.get("ts"), int):
+                manager.notify(message["ts"])
         except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # leave the group, best effort
+                await asyncio.wait_for(layer.group_discard(_group(), channel), 1.0)
             raise
-        except Exception:
-            logger.warning("reactive: the channel layer failed; reconnecting in %.1fs", delay, exc_info=True)
+        except Exception as exc:
+            joined = None
             manager.wake()  # catch up from the outbox meanwhile
+            if _read_timeout(exc):
+                logger.debug("reactive: a channel-layer read timed out; receiving again", exc_info=True)
+                continue
+            logger.warning("reactive: the channel layer failed; reconnecting in %.1fs", delay, exc_info=True)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -44,12 +44,31 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="reactive.W002",
             )
         )
-    for name in ("POLL_INTERVAL", "PING_INTERVAL", "OUTBOX_RETENTION", "MUTATION_RETENTION", "PRUNE_INTERVAL"):
+    for name in (
+        "POLL_INTERVAL",
+        "PING_INTERVAL",
+        "OUTBOX_RETENTION",
+        "MUTATION_RETENTION",
+        "PRUNE_INTERVAL",
+        "MUTATION_RATE",
+    ):
         value = getattr(reactive_settings, name)
-        if not isinstance(value, (int, float)) or value <= 0:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             problems.append(Error(f"REACTIVE[{name!r}] must be a positive number.", id="reactive.E004"))
-    for name in ("MAX_MESSAGE_BYTES", "MAX_QUERIES_PER_CONNECTION", "MAX_PENDING_MUTATIONS", "WORKER_THREADS"):
+    for name in (
+        "MAX_MESSAGE_BYTES",
+        "MAX_ARGS_BYTES",
+        "MAX_ARGS_DEPTH",
+        "MAX_RESULT_BYTES",
+        "MAX_ROWS_READ",
+        "MAX_QUERIES_PER_CONNECTION",
+        "MAX_PENDING_MUTATIONS",
+        "MUTATION_BURST",
+        "MAX_CONNECTIONS_PER_USER",
+        "MAX_UNSENT_MESSAGES",
+        "WORKER_THREADS",
+    ):
         value = getattr(reactive_settings, name)
-        if not isinstance(value, int) or value <= 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             problems.append(Error(f"REACTIVE[{name!r}] must be a positive integer.", id="reactive.E005"))
     return problems

@@ -32,12 +32,28 @@ DEFAULTS: dict[str, Any] = {
     "PRUNE_INTERVAL": 60.0,
     # Seconds of silence on a WebSocket after which the server sends a Ping.
     "PING_INTERVAL": 15.0,
-    # Largest WebSocket message accepted from a client, in bytes.
+    # Largest client message accepted, in bytes: a WebSocket frame or an HTTP request body.
     "MAX_MESSAGE_BYTES": 1_048_576,
+    # Largest arguments of one call or query, in bytes of compact JSON.
+    "MAX_ARGS_BYTES": 262_144,
+    # Deepest nesting of arrays and objects in the arguments of one call or query.
+    "MAX_ARGS_DEPTH": 64,
+    # Largest result of one query, mutation or action, in bytes of JSON; a larger one fails that call.
+    "MAX_RESULT_BYTES": 8_388_608,
+    # Most rows one query run may read through the ORM before it is stopped with an error.
+    "MAX_ROWS_READ": 100_000,
     # Most live queries one connection may hold.
     "MAX_QUERIES_PER_CONNECTION": 1000,
-    # Most mutations one connection may have waiting or running.
+    # Most mutations and actions one connection may have waiting or running.
     "MAX_PENDING_MUTATIONS": 100,
+    # Mutations and actions one connection may start per second on average (a token bucket) ...
+    "MUTATION_RATE": 50.0,
+    # ... and at once: the size of that bucket.
+    "MUTATION_BURST": 100,
+    # Most WebSocket connections one authenticated user may hold in one server process.
+    "MAX_CONNECTIONS_PER_USER": 100,
+    # Most messages besides Transitions waiting unsent on one socket; beyond it the client is not reading.
+    "MAX_UNSENT_MESSAGES": 500,
     # Origins allowed to open a WebSocket or call the HTTP API cross-origin ("*" allows any);
     # empty means: origins whose host is in ALLOWED_HOSTS (localhost when DEBUG and ALLOWED_HOSTS is empty).
     "ALLOWED_ORIGINS": [],

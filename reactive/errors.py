@@ -47,11 +47,15 @@ class FunctionNotFound(ReactiveError):
 
 
 class Unauthorized(ReactiveError):
+    """An anonymous caller was denied by a function's ``permission=``."""
+
     code = "unauthorized"
     default_message = "Authentication required"
 
 
 class Forbidden(ReactiveError):
+    """An authenticated caller was denied by a function's ``permission=``."""
+
     code = "forbidden"
     default_message = "Permission denied"
 
@@ -64,6 +68,8 @@ class ReadOnlyError(ReactiveError):
 
 
 class LimitExceeded(ReactiveError):
+    """A limit of :mod:`reactive.limits` was reached; the message names the setting."""
+
     code = "limit_exceeded"
     default_message = "Limit exceeded"
 
@@ -79,5 +85,8 @@ class ConfigurationError(Exception):
 def client_message(exc: BaseException) -> tuple[str, Any, bool]:
     """Map any exception to ``(message, data, has_data)`` safe to send to a client."""
     if isinstance(exc, ReactiveError):
-        return exc.message, exc.data, exc.has_data
+        message = str(exc.message)
+        if not message.isascii():  # lone surrogates cannot go over a socket: replace them
+            message = message.encode("utf-8", "replace").decode()
+        return message, exc.data, exc.has_data
     return "Server Error", None, False

@@ -22,6 +22,7 @@ from .conf import reactive_settings
 from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 from .errors import ArgumentError, Forbidden, ReactiveError, Unauthorized, client_message
 from .functions import FunctionSpec, Kind, resolve
+from .limits import check_result
 from .pagination import run_with_journal
 from .readsets import ReadSet
 from .snapshot import read_snapshot
@@ -49,6 +50,7 @@ class Outcome:
         if has_data:
             try:
                 data_json = values.dumps(values.encode(values.to_json_value(data, "data")))
+                data_json.encode()  # lone surrogates could not be sent
             except (values.EncodingError, TypeError, ValueError):
                 logger.error("reactive: the data of %r is not a JSON value; sending the message only", exc)
         return cls(False, error_message=message, error_data_json=data_json)
@@ -110,13 +112,19 @@ def _check_signature(spec: FunctionSpec, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_permission(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> None:
-    """Run the function's ``permission=`` check: a callable ``(ctx, args) -> bool`` or DRF classes."""
+    """Run the function's ``permission=`` check: a callable ``(ctx, args) -> bool`` or DRF classes.
+
+    A denial raises :class:`Unauthorized` (anonymous caller) or :class:`Forbidden`, whose fixed
+    messages say nothing about the data. DRF classes see a query as a ``GET`` (a safe method, so
+    ``IsAuthenticatedOrReadOnly`` lets anyone read) and mutations and actions as a ``POST``.
+    """
     permission = spec.permission
     if permission is None:
         return
     user = ctx.user  # reading it marks the result as per-user: a denial must not be shared
     if isinstance(permission, tuple):
-        request = SimpleNamespace(user=user, method="POST", auth=None)
+        method = "GET" if spec.kind is Kind.QUERY else "POST"
+        request = SimpleNamespace(user=user, method=method, auth=None)
         allowed = all(cls().has_permission(request, None) for cls in permission)
     else:
         allowed = bool(permission(ctx, args))
@@ -130,7 +138,8 @@ def _call(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> Any:
 
 
 def _encode_result(value: Any) -> str:
-    return values.dumps(values.encode(values.to_json_value(value)))
+    """A result's JSON text; raises LimitExceeded beyond ``MAX_RESULT_BYTES`` (failing that call only)."""
+    return check_result(values.dumps(values.encode(values.to_json_value(value))))
 
 
 def _log_unexpected(spec: FunctionSpec, exc: BaseException) -> None:
@@ -177,7 +186,7 @@ def run_query_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
 
 def execute_query_once(spec: FunctionSpec, raw_args: Any, user: Any) -> Outcome:
     try:
-        return Outcome(True, values.dumps(values.encode(run_query_once(spec, raw_args, user))))
+        return Outcome(True, _encode_result(run_query_once(spec, raw_args, user)))
     except Exception as exc:
         _log_unexpected(spec, exc)
         return Outcome.failure(exc)
@@ -298,7 +307,7 @@ async def execute_action(spec: FunctionSpec, raw_args: Any, user: Any) -> Outcom
     """Run an action from async code; never raises."""
     try:
         value = await run_action_async(spec, raw_args, user)
-        return Outcome(True, values.dumps(values.encode(value)))
+        return Outcome(True, _encode_result(value))
     except Exception as exc:
         _log_unexpected(spec, exc)
         return Outcome.failure(exc)

@@ -4,7 +4,12 @@ Request body: ``{"path": "messages:list", "args": [{...}], "format": "convex_enc
 (``/api/function`` takes ``args`` as the object itself). Replies: ``200`` with
 ``{"status": "success", "value": ..., "logLines": []}``, ``560`` with
 ``{"status": "error", "errorMessage": ..., "errorData"?: ...}`` when the function failed,
-``400`` with a readable text for a malformed request.
+``400`` with a readable text for a malformed request, ``413`` for a body larger than
+``MAX_MESSAGE_BYTES``.
+
+Requests authenticated by the session cookie need Django's CSRF token (DRF's
+``SessionAuthentication`` enforces it); requests with a bearer token carry no ambient
+authority a forged cross-site request could borrow, so they need none.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from . import metrics, tokens
+from .conf import reactive_settings
 from .errors import ReactiveError
 from .execution import Outcome, execute_action, execute_mutation, execute_query_once
-from .functions import Kind, lookup
+from .functions import Kind
+from .limits import check_args
 from .origins import origin_allowed
+from .permissions import public_function
 from .values import EncodingError, decode
 
 FUNCTION_FAILED = 560
@@ -71,12 +79,22 @@ class FunctionCallView(APIView):
         return _with_cors(request, super().finalize_response(request, response, *args, **kwargs))
 
     def post(self, request: Request) -> HttpResponse:
+        limit = reactive_settings.MAX_MESSAGE_BYTES
         try:
-            path, raw_args = self._parse(request)
+            size = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        if size > limit:
+            return HttpResponse(
+                f"A body of {size} bytes exceeds MAX_MESSAGE_BYTES={limit}", status=413, content_type="text/plain"
+            )
+        try:
+            path, raw_args, component_path = self._parse(request)
         except _Text400 as exc:
             return HttpResponse(str(exc), status=400, content_type="text/plain")
         try:
-            spec = lookup(path, self.kind)
+            spec = public_function(path, self.kind, component_path)
+            check_args(raw_args)
             args = decode(raw_args)
         except ReactiveError as exc:
             return self._reply(request, Outcome.failure(exc))
@@ -92,11 +110,13 @@ class FunctionCallView(APIView):
             outcome = async_to_sync(execute_action)(spec, args, user)
         return self._reply(request, outcome)
 
-    def _parse(self, request: Request) -> tuple[str, Any]:
+    def _parse(self, request: Request) -> tuple[str, Any, Any]:
         try:
             body = request.data
         except exceptions.ParseError as exc:
             raise _Text400(f"Malformed JSON body: {exc.detail}") from None
+        except RecursionError:
+            raise _Text400("Malformed JSON body: nested too deeply") from None
         if not isinstance(body, dict):
             raise _Text400("The body must be a JSON object with 'path' and 'args'")
         path = body.get("path")
@@ -110,7 +130,7 @@ class FunctionCallView(APIView):
             if not isinstance(args, list) or len(args) != 1:
                 raise _Text400("'args' must be a one-element array holding the args object")
             args = args[0]
-        return path, args
+        return path, args, body.get("componentPath")
 
     def _reply(self, request: HttpRequest, outcome: Outcome) -> HttpResponse:
         response = JsonResponse(outcome.to_wire(), status=200 if outcome.success else FUNCTION_FAILED)

@@ -26,18 +26,27 @@ from django.db.models.sql.query import Query
 from django.db.models.sql.subqueries import AggregateQuery
 from django.db.models.sql.where import AND, WhereNode
 
+from .conf import reactive_settings
+from .errors import LimitExceeded
 from .readsets import ALL_TABLES, EQ, GT, GTE, IN, ISNULL, LT, LTE, Pred, ReadSet, TableRead
 
 
 @dataclass
 class ReadCollector:
-    """Reads recorded by one tracked run."""
+    """Reads recorded by one tracked run, and how many rows it read (at most ``max_rows``)."""
 
     readset: ReadSet = field(default_factory=ReadSet)
     rows_read: int = 0
+    max_rows: int = field(default_factory=lambda: int(reactive_settings.MAX_ROWS_READ))
 
     def add(self, read: TableRead) -> None:
         self.readset.add(read)
+
+    def count_rows(self, count: int) -> None:
+        """Count rows the run received; stop it (fail that query only) once it passes ``max_rows``."""
+        self.rows_read += count
+        if self.rows_read > self.max_rows:
+            raise LimitExceeded(f"The query read more than MAX_ROWS_READ={self.max_rows} rows")
 
 
 _collector: contextvars.ContextVar[ReadCollector | None] = contextvars.ContextVar(
@@ -308,10 +317,10 @@ def record_select(collector: ReadCollector, plan: SelectPlan, sql: str, rows: Se
         pks = frozenset(row[index] for row in rows if row[index] is not None)
         collector.add(TableRead(table, preds, pks))
         covered.add(table)
-    collector.rows_read += len(rows)
     # Safety net: a table named in the SQL that the analysis missed is read whole.
     for table in tables_in_sql(sql) - covered:
         collector.add(TableRead(table))
+    collector.count_rows(len(rows))  # last: a query stopped here still depends on what it read
 
 
 _NO_READ = re.compile(r"\s*(savepoint|release|rollback|begin|commit|end|set)\b", re.IGNORECASE)

@@ -108,6 +108,9 @@ class String(Validator):
     def validate(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise self._fail(value, path)
+        if "\x00" in value:
+            # PostgreSQL cannot store it, and Django's forms refuse it for the same reason.
+            raise Invalid(path, "must not contain NUL characters", "null_characters_not_allowed")
         if len(value) < self.min_length:
             raise Invalid(path, f"must be at least {self.min_length} characters", "min_length")
         if self.max_length is not None and len(value) > self.max_length:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.contrib.auth.models import Group
 from django.db import connection
 from rest_framework import serializers
+from rest_framework.permissions import IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly
 
 from demo_project.chat.models import Channel
-from reactive import action, internal_query, mutation, query, v
-from reactive.context import ActionCtx, MutationCtx, QueryCtx
+from reactive import action, internal_action, internal_mutation, internal_query, mutation, query, v
+from reactive.context import ActionCtx, BaseCtx, MutationCtx, QueryCtx
 
 
 @query(name="testing:echo", args={"value": v.any()})
@@ -55,3 +58,82 @@ def channel_names(ctx: QueryCtx) -> list[str]:
 def nested(ctx: QueryCtx) -> dict[str, object]:
     """Calls an internal query: its reads count as this query's reads."""
     return {"names": ctx.run_query(channel_names)}
+
+
+# --- security tests (tests/test_security_*.py, tests/test_fuzz_*.py) -------------------------
+
+
+def _is_staff(ctx: BaseCtx, args: dict[str, object]) -> bool:
+    return bool(ctx.user.is_staff)
+
+
+@query(name="testing:staff_secret", args={}, permission=_is_staff)
+def staff_secret(ctx: QueryCtx) -> dict[str, object]:
+    """Staff only (a callable check); the value names every channel."""
+    return {"secret": "s3cret", "channels": sorted(Channel.objects.values_list("name", flat=True))}
+
+
+@query(name="testing:whoami", args={}, permission=[IsAuthenticated])
+def whoami(ctx: QueryCtx) -> str:
+    """Authenticated users only (a DRF permission class)."""
+    return ctx.user.get_username()
+
+
+@query(name="testing:public_read", args={}, permission=[IsAuthenticatedOrReadOnly])
+def public_read(ctx: QueryCtx) -> str:
+    """A query is a safe method for DRF classes: anyone may read."""
+    return "ok"
+
+
+@mutation(name="testing:staff_mutation", args={"name": v.string()}, permission=[IsAdminUser])
+def staff_mutation(ctx: MutationCtx, name: str) -> int:
+    return Channel.objects.create(name=name).pk
+
+
+@action(name="testing:staff_action", args={}, permission=_is_staff)
+def staff_action(ctx: ActionCtx) -> str:
+    return "done"
+
+
+@action(name="testing:public_action", args={}, permission=[IsAuthenticatedOrReadOnly])
+def public_action(ctx: ActionCtx) -> str:
+    """An action is a POST for DRF classes: anonymous callers are refused."""
+    return "done"
+
+
+@internal_mutation(name="testing:internal_mutation", args={})
+def internal_write(ctx: MutationCtx) -> int:
+    return Channel.objects.create(name="internal").pk
+
+
+@internal_action(name="testing:internal_action", args={})
+def internal_act(ctx: ActionCtx) -> str:
+    return "internal"
+
+
+@query(name="testing:sized", args={"size": v.int(min=0)})
+def sized(ctx: QueryCtx, size: int) -> str:
+    """A result of about ``size`` bytes."""
+    return "x" * size
+
+
+@mutation(name="testing:sized_write", args={"size": v.int(min=0)})
+def sized_write(ctx: MutationCtx, size: int) -> str:
+    """Writes a channel, then returns about ``size`` bytes: too big a result must undo the write."""
+    Channel.objects.create(name=f"sized-{size}")
+    return "x" * size
+
+
+@query(name="testing:all_channels", args={})
+def all_channels(ctx: QueryCtx) -> int:
+    """Reads every channel row."""
+    return len(list(Channel.objects.all()))
+
+
+GATE = threading.Event()
+
+
+@action(name="testing:gate", args={})
+def gate(ctx: ActionCtx) -> bool:
+    """Holds its worker thread until a test sets ``GATE`` (at most 10 s)."""
+    return GATE.wait(10)

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIVE_DB_ENV = "REACTIVE_LIVE_DB_NAME"  # read by tests/settings.py
@@ -70,11 +72,15 @@ def _accepts_connections(port: int) -> bool:
 class LiveServer:
     """One Daphne process serving ``demo_project.asgi:application`` on 127.0.0.1."""
 
-    def __init__(self, db_name: str, log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self, db_name: str, log_path: Path, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_name = db_name
         self.log_path = log_path
+        self.env = dict(env or {})  # extra environment of the process (e.g. REDIS_URL, REACTIVE_POLL_INTERVAL)
+        self.paused = False
         self._log: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -95,9 +101,10 @@ class LiveServer:
             raise RuntimeError(f"{self!r} is already running")
         if _accepts_connections(self.port):
             raise RuntimeError(f"cannot start {self!r}: another process listens on port {self.port}")
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", LIVE_DB_ENV: self.db_name}
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", LIVE_DB_ENV: self.db_name, **self.env}
         env["PYTHONUNBUFFERED"] = "1"
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        # -X faulthandler: a process that does not stop on SIGTERM gets SIGABRT and dumps its threads' stacks.
+        command = [sys.executable, "-X", "faulthandler", "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         command.append("demo_project.asgi:application")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log.write(f"==> {' '.join(command)}\n".encode())
@@ -132,15 +139,33 @@ class LiveServer:
         """SIGKILL the process (a crash: no graceful shutdown) and reap it."""
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
+        self.paused = False
         self._reap(STOP_TIMEOUT)
+
+    def pause(self) -> None:
+        """SIGSTOP the process: it keeps its sockets and connections but runs nothing until :meth:`resume`."""
+        assert self._process is not None and self._process.poll() is None, f"{self!r} is not running"
+        self._process.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT a paused process."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)
+        self.paused = False
 
     def stop(self) -> None:
         """SIGTERM the process; SIGKILL it if it is still alive after a few seconds."""
+        if self.paused:
+            self.resume()  # a stopped process would not act on SIGTERM
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
                 self._process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                self._process.send_signal(signal.SIGABRT)  # dumps every thread's stack into the log
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._process.wait(STOP_TIMEOUT)
                 self._process.kill()
         self._reap(STOP_TIMEOUT)
 
@@ -165,7 +190,8 @@ class LiveServer:
             return ""
 
 
-LiveServerFactory = Callable[[], LiveServer]
+class LiveServerFactory(Protocol):
+    def __call__(self, env: dict[str, str] | None = None) -> LiveServer: ...
 
 
 @contextlib.contextmanager
@@ -176,9 +202,11 @@ def live_servers(log_dir: Path) -> Iterator[LiveServerFactory]:
     The output goes to stdout at exit, where pytest shows it only when the test failed.
     """
     servers: list[LiveServer] = []
+    numbers = itertools.count()  # thread-safe: servers may be started from several threads at once
 
-    def start() -> LiveServer:
-        server = LiveServer(current_database_name(), log_dir / f"live-server-{len(servers)}.log")
+    def start(env: dict[str, str] | None = None) -> LiveServer:
+        """Start one more server; ``env`` adds to (or overrides) the environment it inherits."""
+        server = LiveServer(current_database_name(), log_dir / f"live-server-{next(numbers)}.log", env=env)
         servers.append(server)
         server.start()
         return server

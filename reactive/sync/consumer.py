@@ -2,7 +2,14 @@
 
 Ordering rules live here: mutations of one connection run one at a time in arrival
 order; a mutation's response is sent before any Transition that contains its writes;
-actions run concurrently. Limits are enforced before any work is done.
+actions run concurrently. Limits are enforced before any work is done, and every
+Mutation and Action gets exactly one response, whatever goes wrong.
+
+Identity: the handshake's Django session user, until an ``Authenticate``. A valid token
+switches to its user until the token expires; an invalid one gets ``AuthError`` and the
+connection continues as anonymous; ``tokenType: "None"`` returns to the handshake user.
+Each switch re-runs the queries that depend on who asks (see :meth:`Session.authenticate`
+for what happens to the identity version).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -17,9 +25,11 @@ from django.contrib.auth.models import AnonymousUser
 
 from .. import metrics, tokens
 from ..conf import reactive_settings
-from ..errors import LimitExceeded, ProtocolError, ReactiveError
+from ..errors import ArgumentError, LimitExceeded, ProtocolError, ReactiveError
 from ..execution import Outcome, execute_action, execute_mutation
-from ..functions import Kind, lookup
+from ..functions import Kind
+from ..limits import TokenBucket, check_args, claim_connection, release_connection
+from ..permissions import public_function
 from ..subscriptions import get_manager
 from ..threads import run_sync
 from ..values import EncodingError, decode
@@ -31,27 +41,44 @@ logger = logging.getLogger("reactive")
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
+# Before closing, queued messages (a FatalError above all) get this long to reach a client that reads.
+_CLOSE_FLUSH_SECONDS = 5.0
 
 
 class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """One client connection speaking the sync protocol."""
 
+    # A connection never receives channel-layer messages (the bus has one channel per process), so it
+    # takes no channel of its own: with Redis, it would die whenever a read of that channel failed
+    # (Redis down or restarting, or redis-py's 5 s socket timeout on an idle channel). No CHANNEL_LAYERS
+    # entry has this alias, so Channels' get_channel_layer() returns None.
+    channel_layer_alias = "reactive.no-channel-layer"
+
     async def connect(self) -> None:
         self.handshake_user = self.scope.get("user") or AnonymousUser()
         self.manager = get_manager()
         self.session = Session(
-            self.manager, self._enqueue, self.handshake_user, reactive_settings.MAX_QUERIES_PER_CONNECTION
+            self.manager, self._enqueue_transition, self.handshake_user, reactive_settings.MAX_QUERIES_PER_CONNECTION
         )
-        self._outgoing: asyncio.Queue[str | None] = asyncio.Queue()
-        self._mutation_lock = asyncio.Lock()
-        self._pending_mutations = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
         loop = asyncio.get_running_loop()
+        # (text, is a Transition); None ends the writer.
+        self._outgoing: asyncio.Queue[tuple[str | None, bool]] = asyncio.Queue()
+        self._unsent_messages = 0  # queued messages that are not Transitions (the session counts those)
+        self._mutation_lock = asyncio.Lock()
+        self._pending_calls = 0
+        self._calls = TokenBucket(reactive_settings.MUTATION_RATE, reactive_settings.MUTATION_BURST, loop.time())
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._counted: Any = None  # the user this connection is counted for (MAX_CONNECTIONS_PER_USER)
+        self._token_expiry: asyncio.TimerHandle | None = None
+        self._closing = False
         self._last_sent = loop.time()
         await self.accept()
         metrics.CONNECTIONS.inc()
         self._writer = loop.create_task(self._write_loop())
         self._pinger = loop.create_task(self._ping_loop())
+        if not self._count_as(self.handshake_user):
+            await self._close(CLOSE_TRY_AGAIN_LATER, self._too_many_connections())
 
     async def disconnect(self, code: int) -> None:
         self._release()
@@ -61,25 +88,63 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not hasattr(self, "session") or self.session.closed:
             return
         metrics.CONNECTIONS.dec()
+        self._cancel_token_expiry()
+        release_connection(self.manager, self._counted)
         self.session.close()
         for task in (self._writer, self._pinger, *self._tasks):
             task.cancel()
 
+    async def _close(self, code: int, reason: str) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._outgoing.put_nowait((None, False))
+        # Deliver what is queued to a client that reads; never wait long on one that does not.
+        await asyncio.wait([self._writer], timeout=_CLOSE_FLUSH_SECONDS)
+        reason = reason.encode()[:123].decode(errors="ignore")
+        try:
+            try:
+                await self.close(code=code, reason=reason)
+            except Exception:
+                # Daphne (autobahn) lets an application close only with 1000 or 3000-4999 and raises on the
+                # standard codes: send the private-range equivalent (1008 -> 4008, 1013 -> 4013, ...).
+                await self.close(code=4000 + code % 1000, reason=reason)
+        finally:
+            self._release()
+
     # --- outgoing -------------------------------------------------------------------------
 
     def _enqueue(self, text: str) -> None:
-        self._outgoing.put_nowait(text)
+        """Queue a message that is not a Transition; a client that lets too many pile up is cut off."""
+        if self._closing:
+            return
+        limit = reactive_settings.MAX_UNSENT_MESSAGES
+        if self._unsent_messages >= limit:
+            reason = f"TooManyConcurrentRequests: the client does not read its socket (MAX_UNSENT_MESSAGES={limit})"
+            self._start(self._close(CLOSE_TRY_AGAIN_LATER, reason))
+            return
+        self._unsent_messages += 1
+        self._outgoing.put_nowait((text, False))
+
+    def _enqueue_transition(self, text: str) -> None:
+        """The session's outlet: it sends at most MAX_UNSENT_TRANSITIONS before hearing they were written."""
+        self._outgoing.put_nowait((text, True))
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            text = await self._outgoing.get()
+            text, transition = await self._outgoing.get()
             if text is None:
                 return
+            # With an ASGI server that applies back-pressure, this waits while the client does not read.
             await self.send(text_data=text)
             self._last_sent = loop.time()
             metrics.MESSAGES_SENT.inc()
-            metrics.BYTES_SENT.inc(len(text.encode()))
+            metrics.BYTES_SENT.inc(len(text.encode(errors="surrogatepass")))
+            if transition:
+                self.session.transition_sent()
+            else:
+                self._unsent_messages -= 1
 
     async def _ping_loop(self) -> None:
         interval = float(reactive_settings.PING_INTERVAL)
@@ -93,20 +158,19 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """Tell the client what was wrong; close only when the session state cannot continue."""
         self._enqueue(protocol.fatal_error(error))
         if close_code is not None:
-            self._outgoing.put_nowait(None)
-            await self._writer
-            await self.close(code=close_code, reason=error[:120])
-            self._release()
+            await self._close(close_code, error)
 
     # --- incoming -------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self._closing or self.session.closed:
+            return  # frames that were already on their way when we closed
         if text_data is None:
             await self._fail("Binary frames are not supported: send JSON text frames")
             return
         limit = reactive_settings.MAX_MESSAGE_BYTES
         # Characters are at most 4 bytes each: encode only messages that might be too big.
-        if len(text_data) * 4 > limit and (size := len(text_data.encode())) > limit:
+        if len(text_data) * 4 > limit and (size := len(text_data.encode(errors="surrogatepass"))) > limit:
             await self._fail(f"Message of {size} bytes exceeds MAX_MESSAGE_BYTES={limit}", CLOSE_TOO_BIG)
             return
         try:
@@ -133,7 +197,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if isinstance(message, protocol.ModifyQuerySet):
             self.session.modify_query_set(message)
         elif isinstance(message, protocol.Call):
-            self._start(self._mutation(message) if message.kind == "Mutation" else self._action(message))
+            self._call(message)
         elif isinstance(message, protocol.Authenticate):
             await self._authenticate(message)
 
@@ -147,53 +211,79 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not task.cancelled() and task.exception() is not None:
             logger.error("reactive: a request failed unexpectedly", exc_info=task.exception())
 
-    async def _mutation(self, message: protocol.Call) -> None:
-        if self._pending_mutations >= reactive_settings.MAX_PENDING_MUTATIONS:
-            limit = LimitExceeded(
-                f"Too many pending mutations (MAX_PENDING_MUTATIONS={reactive_settings.MAX_PENDING_MUTATIONS})"
+    # --- mutations and actions --------------------------------------------------------------
+
+    def _call(self, message: protocol.Call) -> None:
+        """Start a Mutation or Action, or refuse it at once when a limit is reached.
+
+        A refusal is not recorded, so the client may send the same request again later.
+        """
+        if not self._calls.take(asyncio.get_running_loop().time()):
+            rate, burst = reactive_settings.MUTATION_RATE, reactive_settings.MUTATION_BURST
+            self._respond(
+                message,
+                Outcome.failure(
+                    LimitExceeded(
+                        f"Too many mutations and actions: at most MUTATION_BURST={burst} at once "
+                        f"and MUTATION_RATE={rate} per second"
+                    )
+                ),
             )
-            self._respond(message, Outcome.failure(limit))
             return
-        self._pending_mutations += 1
+        limit = reactive_settings.MAX_PENDING_MUTATIONS
+        if self._pending_calls >= limit:
+            error = LimitExceeded(f"Too many pending mutations and actions (MAX_PENDING_MUTATIONS={limit})")
+            self._respond(message, Outcome.failure(error))
+            return
+        self._pending_calls += 1
+        self._start(self._mutation(message) if message.kind == "Mutation" else self._action(message))
+
+    async def _mutation(self, message: protocol.Call) -> None:
         try:
             async with self._mutation_lock:  # FIFO: mutations run in arrival order
                 self.session.mutation_running = True
                 try:
-                    outcome = await self._run_mutation(message)
+                    outcome = await self._run(message, Kind.MUTATION)
                     self._respond(message, outcome)
                     if outcome.success and outcome.ts is not None:
                         self.session.await_ts(outcome.ts)
                 finally:
                     self.session.mutation_finished()
         finally:
-            self._pending_mutations -= 1
-
-    async def _run_mutation(self, message: protocol.Call) -> Outcome:
-        try:
-            spec = lookup(message.udf_path, Kind.MUTATION)
-            args = decode(message.args)
-        except (ReactiveError, EncodingError) as exc:
-            return Outcome.failure(exc if isinstance(exc, ReactiveError) else ReactiveError(str(exc)))
-        run = functools.partial(
-            execute_mutation,
-            spec,
-            args,
-            self.session.user,
-            session_id=self.session.session_id,
-            request_id=message.request_id,
-        )
-        outcome = await run_sync(run)
-        metrics.MUTATIONS.labels(spec.name).inc()
-        return outcome
+            self._pending_calls -= 1
 
     async def _action(self, message: protocol.Call) -> None:
         try:
-            spec = lookup(message.udf_path, Kind.ACTION)
+            self._respond(message, await self._run(message, Kind.ACTION))
+        finally:
+            self._pending_calls -= 1
+
+    async def _run(self, message: protocol.Call, kind: Kind) -> Outcome:
+        """Run a call; never raises, so that every request gets its one response."""
+        try:
+            spec = public_function(message.udf_path, kind, message.component_path)
+            check_args(message.args)
             args = decode(message.args)
-        except (ReactiveError, EncodingError) as exc:
-            self._respond(message, Outcome.failure(exc if isinstance(exc, ReactiveError) else ReactiveError(str(exc))))
-            return
-        self._respond(message, await execute_action(spec, args, self.session.user))
+            if kind is Kind.ACTION:
+                return await execute_action(spec, args, self.session.user)
+            run = functools.partial(
+                execute_mutation,
+                spec,
+                args,
+                self.session.user,
+                session_id=self.session.session_id,
+                request_id=message.request_id,
+            )
+            outcome = await run_sync(run)
+            metrics.MUTATIONS.labels(spec.name).inc()
+            return outcome
+        except EncodingError as exc:
+            return Outcome.failure(ArgumentError(str(exc)))
+        except ReactiveError as exc:
+            return Outcome.failure(exc)
+        except Exception as exc:  # a bug or a lost database: the client still gets an answer
+            logger.exception("reactive: %s %r failed outside the function", kind.value, message.udf_path[:100])
+            return Outcome.failure(exc)
 
     def _respond(self, message: protocol.Call, outcome: Outcome) -> None:
         self._enqueue(
@@ -208,19 +298,67 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             )
         )
 
+    # --- identity -------------------------------------------------------------------------
+
     async def _authenticate(self, message: protocol.Authenticate) -> None:
+        self._cancel_token_expiry()
         if message.token_type == "None":
-            self.session.authenticate(self.handshake_user, message.base_version)
+            await self._switch_identity(self.handshake_user, message.base_version, accepted=True)
             return
-        user = None
+        identity = None
         if message.token_type == "User" and message.value:
-            user = await run_sync(tokens.user_for_token, message.value)
-        if user is None:
+            identity = await run_sync(tokens.verify, message.value)
+        if identity is None:
             error = (
                 "Admin tokens are not accepted"
                 if message.token_type == "Admin"
-                else ("The token is invalid or has expired")
+                else "The token is invalid or has expired"
             )
             self._enqueue(protocol.auth_error(error, message.base_version))
+            await self._switch_identity(AnonymousUser(), message.base_version, accepted=False)
             return
-        self.session.authenticate(user, message.base_version)
+        switched = await self._switch_identity(identity.user, message.base_version, accepted=True)
+        if switched and identity.expires_at is not None:
+            delay = max(identity.expires_at - time.time(), 0.0)
+            self._token_expiry = asyncio.get_running_loop().call_later(delay, self._token_expired)
+
+    async def _switch_identity(self, user: Any, base_version: int, *, accepted: bool) -> bool:
+        if not self._count_as(user):
+            await self._close(CLOSE_TRY_AGAIN_LATER, self._too_many_connections())
+            return False
+        self.session.authenticate(user, base_version, accepted=accepted)
+        return True
+
+    def _token_expired(self) -> None:
+        """The token in use expired: tell the client (it fetches a new one), and continue as anonymous.
+
+        ``authUpdateAttempted: false`` marks an AuthError that answers no Authenticate; the
+        identity version does not move, as for any identity the client did not ask for.
+        """
+        self._token_expiry = None
+        if self._closing or self.session.closed:
+            return
+        base_version = self.session.identity_version - 1  # that of the Authenticate that set the token
+        self._enqueue(protocol.auth_error("The token has expired", base_version, attempted=False))
+        anonymous = AnonymousUser()
+        self._count_as(anonymous)
+        self.session.set_user(anonymous)
+
+    def _cancel_token_expiry(self) -> None:
+        if self._token_expiry is not None:
+            self._token_expiry.cancel()
+            self._token_expiry = None
+
+    def _count_as(self, user: Any) -> bool:
+        """Count this connection for ``user`` instead; False (and no change) when ``user`` has too many."""
+        release_connection(self.manager, self._counted)
+        if claim_connection(self.manager, user):
+            self._counted = user
+            return True
+        claim_connection(self.manager, self._counted)  # the slot it just gave back
+        return False
+
+    @staticmethod
+    def _too_many_connections() -> str:
+        limit = reactive_settings.MAX_CONNECTIONS_PER_USER
+        return f"TooManyConcurrentRequests: too many connections for this user (MAX_CONNECTIONS_PER_USER={limit})"

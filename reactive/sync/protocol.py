@@ -32,6 +32,7 @@ class Add:
     udf_path: str
     args: Any
     journal: Any
+    component_path: Any = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Call:
     request_id: int
     udf_path: str
     args: Any
+    component_path: Any = None
 
 
 @dataclass(frozen=True)
@@ -96,19 +98,41 @@ def _args(message: dict[str, Any]) -> Any:
     return args[0]
 
 
-def parse(text: str) -> ClientMessage:
-    """Parse one client message; raises ProtocolError on anything malformed."""
+def _show(value: Any) -> str:
+    """A short, safe rendering of a client value for an error message (never its whole content)."""
+    if isinstance(value, str):
+        return repr(value[:60])
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
+def _load(text: str) -> Any:
+    """``json.loads``, refusing what no client could have meant: lone UTF-16 surrogates (escaped or
+    not), which are not Unicode and would break the socket the moment they were echoed back."""
     try:
         message = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        if "\\u" in text or not text.isascii():
+            json.dumps(message, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ProtocolError("Malformed JSON: a string holds a lone UTF-16 surrogate") from None
+    except RecursionError:
+        raise ProtocolError("Malformed JSON: nested too deeply") from None
+    except ValueError as exc:
         raise ProtocolError(f"Malformed JSON: {exc}") from None
+    return message
+
+
+def parse(text: str) -> ClientMessage:
+    """Parse one client message; raises ProtocolError on anything malformed."""
+    message = _load(text)
     if not isinstance(message, dict):
         raise ProtocolError("A message must be a JSON object")
     kind = message.get("type")
     if kind == "Connect":
         session_id = _field(message, "sessionId", str, "a string")
-        if not 0 < len(session_id) <= 64:
-            raise ProtocolError("Connect.sessionId must be 1 to 64 characters")
+        if not 0 < len(session_id) <= 64 or not (session_id.isascii() and session_id.isprintable()):
+            raise ProtocolError("Connect.sessionId must be 1 to 64 printable ASCII characters")
         max_ts = message.get("maxObservedTimestamp")
         try:
             max_observed = decode_ts(max_ts) if max_ts is not None else None
@@ -129,14 +153,17 @@ def parse(text: str) -> ClientMessage:
             mod_type = raw.get("type")
             if mod_type == "Add":
                 udf_path = _field(raw, "udfPath", str, "a string")
-                mods.append(Add(_int(raw, "queryId"), udf_path, _args(raw), raw.get("journal")))
+                query_id = _int(raw, "queryId")
+                mods.append(Add(query_id, udf_path, _args(raw), raw.get("journal"), raw.get("componentPath")))
             elif mod_type == "Remove":
                 mods.append(Remove(_int(raw, "queryId")))
             else:
-                raise ProtocolError(f"Unknown query set modification {mod_type!r} (expected Add or Remove)")
+                raise ProtocolError(f"Unknown query set modification {_show(mod_type)} (expected Add or Remove)")
         return ModifyQuerySet(base, new, tuple(mods))
     if kind in ("Mutation", "Action"):
-        return Call(kind, _int(message, "requestId"), _field(message, "udfPath", str, "a string"), _args(message))
+        request_id = _int(message, "requestId")
+        udf_path = _field(message, "udfPath", str, "a string")
+        return Call(kind, request_id, udf_path, _args(message), message.get("componentPath"))
     if kind == "Authenticate":
         token_type = _field(message, "tokenType", str, "a string")
         if token_type not in ("User", "None", "Admin"):
@@ -147,7 +174,7 @@ def parse(text: str) -> ClientMessage:
         return Authenticate(token_type, value, _int(message, "baseVersion"))
     if kind == "Event":
         return Event()
-    raise ProtocolError(f"Unknown message type {kind!r}")
+    raise ProtocolError(f"Unknown message type {_show(kind)}")
 
 
 # --- server messages ----------------------------------------------------------------------
@@ -221,8 +248,9 @@ def call_response(
     return "{" + ",".join(parts) + "}"
 
 
-def auth_error(error: str, base_version: int) -> str:
-    return dumps({"type": "AuthError", "error": error, "baseVersion": base_version, "authUpdateAttempted": True})
+def auth_error(error: str, base_version: int, *, attempted: bool = True) -> str:
+    """``attempted=False``: not an answer to an Authenticate (the token expired while in use)."""
+    return dumps({"type": "AuthError", "error": error, "baseVersion": base_version, "authUpdateAttempted": attempted})
 
 
 def fatal_error(error: str) -> str:

@@ -5,6 +5,11 @@ the previous one ended; the query-set and identity versions advance only in the
 Transition that answers the client's change; ``ts`` never goes backwards. A Transition
 is built only when every query of the session has a result valid at the manager's
 snapshot, so a client never holds results from two different snapshots.
+
+A slow client is sent at most :data:`MAX_UNSENT_TRANSITIONS` Transitions that its socket
+has not taken yet; meanwhile changes only mark the session as owed one, and the next
+Transition goes from the last version sent to the newest, with each query's latest value.
+Memory per session is then bounded by its queries, however far behind the client falls.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from typing import Any
 from .. import diffs, metrics
 from ..errors import ArgumentError, FunctionNotFound, LimitExceeded, ProtocolError
 from ..execution import Outcome, validate_args
-from ..functions import FunctionSpec, Kind, lookup
+from ..functions import FunctionSpec, Kind
+from ..limits import check_args
+from ..permissions import public_function
 from ..subscriptions import QueryInstance, SubscriptionManager
 from ..values import EncodingError, canonical_args, decode
 from . import protocol
+
+# PROTOCOL.md: at most two Transitions may wait unsent on one socket.
+MAX_UNSENT_TRANSITIONS = 2
 
 
 @dataclass
@@ -57,6 +67,7 @@ class Session:
     """State of one WebSocket connection's sync session."""
 
     def __init__(self, manager: SubscriptionManager, send: Callable[[str], None], user: Any, max_queries: int) -> None:
+        """``send`` queues a Transition for the socket; the owner calls :meth:`transition_sent` once it is written."""
         self.manager = manager
         self._send = send
         self.user = user
@@ -65,10 +76,16 @@ class Session:
         self.extensions: tuple[str, ...] = ()
         self.query_set_version = 0
         self.identity_version = 0
+        self._next_auth_base = 0
         self.sent: protocol.Version = (0, 0, 0)
+        self.unsent_transitions = 0
         self.queries: dict[int, SessionQuery] = {}
         self._removed: list[int] = []
         self._awaited_ts = 0
+        # A reconnecting client's maxObservedTimestamp: no Transition goes below it (see flush), for at
+        # most until the manager has run this many batches (a bogus value must not keep the session waiting).
+        self._floor_ts = 0
+        self._floor_until_batch = 0
         self.mutation_running = False
         self._deferred = False
         self.closed = False
@@ -82,6 +99,10 @@ class Session:
         self.session_id = message.session_id
         self.extensions = message.extensions
         if message.max_observed_ts:
+            # The client saw results at this ts, perhaps from another process: never show it older ones.
+            # The clock is already past it, so the first batch that starts from now on reaches it.
+            self._floor_ts = message.max_observed_ts
+            self._floor_until_batch = self.manager.batches_run + 2
             self.await_ts(message.max_observed_ts)
 
     def modify_query_set(self, message: protocol.ModifyQuerySet) -> None:
@@ -102,17 +123,21 @@ class Session:
         if mod.query_id in self.queries:
             raise ProtocolError(f"Query {mod.query_id} is already in the query set")
         if len(self.queries) >= self.max_queries:
+            if len(self.queries) >= 2 * self.max_queries:
+                # Failed queries are kept too (until removed): past twice the limit, the client is broken.
+                raise ProtocolError(f"Far too many queries (MAX_QUERIES_PER_CONNECTION={self.max_queries})")
             limit = LimitExceeded(f"Too many queries on one connection (MAX_QUERIES_PER_CONNECTION={self.max_queries})")
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(limit))
             return
         try:
-            spec = lookup(mod.udf_path, Kind.QUERY)
+            spec = public_function(mod.udf_path, Kind.QUERY, mod.component_path)
+            check_args(mod.args)
             args = validate_args(spec, decode(mod.args))
             cargs = canonical_args(args)
         except EncodingError as exc:
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(ArgumentError(str(exc))))
             return
-        except (FunctionNotFound, ArgumentError) as exc:
+        except (FunctionNotFound, ArgumentError, LimitExceeded) as exc:
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
             return
         journal = mod.journal if isinstance(mod.journal, str) else None
@@ -127,14 +152,28 @@ class Session:
             self.manager.detach(self, query_id, query.instance)
         self._removed.append(query_id)
 
-    def authenticate(self, user: Any, base_version: int) -> None:
-        """Switch identity: queries that depend on who asks re-run as the new user."""
-        if base_version != self.identity_version:
+    def authenticate(self, user: Any, base_version: int, *, accepted: bool = True) -> None:
+        """Answer an Authenticate: switch to ``user`` (anonymous when the token was ``accepted=False``).
+
+        Each Authenticate moves the client's own identity version to ``baseVersion + 1``. An
+        accepted one reaches the client in the next Transition, which bumps the identity
+        version even if the user did not change. A rejected one must not: the official client
+        takes any identity bump as confirmation of its token. So after a rejection the version
+        sent stays, and the client's next Authenticate may start further on than the version
+        it was last sent; only an older ``baseVersion`` than a previous one is a protocol error.
+        """
+        if base_version < self._next_auth_base:
             raise ProtocolError(
-                f"Authenticate from identity version {base_version}, but it is at {self.identity_version}"
+                f"Authenticate from identity version {base_version}, but it is at {self._next_auth_base}"
             )
+        self._next_auth_base = base_version + 1
+        if accepted:
+            self.identity_version = base_version + 1
+        self.set_user(user)
+
+    def set_user(self, user: Any) -> None:
+        """Switch identity (no version change by itself): queries that depend on who asks re-run as ``user``."""
         self.user = user
-        self.identity_version = base_version + 1
         for query_id, query in list(self.queries.items()):
             if query.instance is not None and query.instance.key[2] is not None:
                 self.reattach(query_id)
@@ -159,14 +198,20 @@ class Session:
         """Send a Transition to the manager's snapshot if anything is owed and possible."""
         if self.closed:
             return
-        if self.mutation_running:
-            self._deferred = True  # its MutationResponse must go out first
+        if self.mutation_running or self.unsent_transitions >= MAX_UNSENT_TRANSITIONS:
+            # A running mutation's response must go out first; a full socket takes the newest state later.
+            self._deferred = True
             return
         ts = self.manager.applied_ts
         if ts is None or not all(q.ready for q in self.queries.values()):
             self.manager.wait_for_batch(self, wake=True)
             return
         ts = max(ts, self.sent[2])
+        if ts < self._floor_ts:
+            if self.manager.batches_run < self._floor_until_batch:
+                self.manager.wait_for_batch(self, wake=True)
+                return
+            self._floor_ts = 0  # batches ran and none got there: the client's timestamp was not a real one
         modifications = [protocol.query_removed(qid) for qid in self._removed]
         self._removed.clear()
         for query_id, query in self.queries.items():
@@ -188,6 +233,7 @@ class Session:
         if modifications or end != self.sent:
             start, self.sent = self.sent, end
             metrics.TRANSITIONS.inc()
+            self.unsent_transitions += 1
             self._send(protocol.transition(start, end, modifications))
         if self._awaited_ts > ts:
             # Still owed a later ts: the commit's own notification wakes the batch that reaches it.
@@ -204,6 +250,14 @@ class Session:
 
     def mutation_finished(self) -> None:
         self.mutation_running = False
+        self._resume()
+
+    def transition_sent(self) -> None:
+        """The socket took one of our Transitions: room for the one we may owe."""
+        self.unsent_transitions -= 1
+        self._resume()
+
+    def _resume(self) -> None:
         if self._deferred:
             self._deferred = False
             self.flush()

@@ -1,0 +1,117 @@
+"""Limits on what one client may send, receive and hold; each one is a ``REACTIVE`` setting.
+
+Here: the checks of arguments (``MAX_ARGS_BYTES``, ``MAX_ARGS_DEPTH``) and results
+(``MAX_RESULT_BYTES``), the token bucket behind ``MUTATION_RATE``/``MUTATION_BURST``, and
+the count behind ``MAX_CONNECTIONS_PER_USER``. Applied elsewhere: ``MAX_MESSAGE_BYTES``
+(consumer, HTTP views), ``MAX_PENDING_MUTATIONS`` and ``MAX_UNSENT_MESSAGES`` (consumer),
+``MAX_QUERIES_PER_CONNECTION`` and the Transition backlog (session), ``MAX_ROWS_READ``
+(:class:`reactive.tracking.ReadCollector`). Every error names its setting, so whoever
+hits a limit knows which one to raise.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections import Counter
+from typing import Any
+
+from .conf import reactive_settings
+from .errors import ArgumentError, LimitExceeded
+
+
+def check_args(raw: Any) -> None:
+    """Check the arguments of one call or query as they came from the client (before decoding)."""
+    depth_limit = reactive_settings.MAX_ARGS_DEPTH
+    if _deeper_than(raw, depth_limit):
+        raise LimitExceeded(f"Arguments are nested more than MAX_ARGS_DEPTH={depth_limit} levels deep")
+    try:
+        size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode())
+    except UnicodeEncodeError:
+        raise ArgumentError("Arguments contain a lone UTF-16 surrogate, which is not valid Unicode") from None
+    except (TypeError, ValueError) as exc:  # not JSON at all (only possible from Python callers)
+        raise ArgumentError(f"Arguments are not JSON: {exc}") from None
+    limit = reactive_settings.MAX_ARGS_BYTES
+    if size > limit:
+        raise LimitExceeded(f"Arguments of {size} bytes exceed MAX_ARGS_BYTES={limit}")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Is ``value`` nested more than ``limit`` levels deep? Iterative: deep input must not recurse."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def check_result(text: str) -> str:
+    """Return a result's JSON text if it is within ``MAX_RESULT_BYTES``; else raise.
+
+    Encoding also rejects strings a function built with lone surrogates, which no socket could carry.
+    """
+    size = len(text.encode())
+    limit = reactive_settings.MAX_RESULT_BYTES
+    if size > limit:
+        raise LimitExceeded(f"The result of {size} bytes exceeds MAX_RESULT_BYTES={limit}")
+    return text
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up; :meth:`take` spends one if there is one."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+# Connections per user, counted per subscription manager (one per server process and event loop).
+_connections: weakref.WeakKeyDictionary[Any, Counter[Any]] = weakref.WeakKeyDictionary()
+
+
+def _user_key(user: Any) -> Any:
+    return user.pk if getattr(user, "is_authenticated", False) else None
+
+
+def claim_connection(manager: Any, user: Any) -> bool:
+    """Count one more connection of ``user`` (anonymous ones are not counted); False at the limit."""
+    key = _user_key(user)
+    if key is None:
+        return True
+    counts = _connections.setdefault(manager, Counter())
+    if counts[key] >= reactive_settings.MAX_CONNECTIONS_PER_USER:
+        return False
+    counts[key] += 1
+    return True
+
+
+def release_connection(manager: Any, user: Any) -> None:
+    """Forget one connection of ``user`` counted by :func:`claim_connection`."""
+    key = _user_key(user)
+    counts = _connections.get(manager)
+    if key is None or counts is None:
+        return
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
+
+
+def connection_count(manager: Any, user: Any) -> int:
+    counts = _connections.get(manager)
+    key = _user_key(user)
+    return 0 if counts is None or key is None else counts[key]
