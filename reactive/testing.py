@@ -27,6 +27,24 @@ from .values import decode_ts
 DEFAULT_TIMEOUT = 10.0
 
 
+def apply_modifications(values: dict[int, Any], errors: dict[int, Any], modifications: list[dict[str, Any]]) -> str:
+    """Apply a Transition's modifications to a client's ``values``/``errors``; returns an unknown type, if any."""
+    for mod in modifications:
+        query_id = mod["queryId"]
+        if mod["type"] == "QueryUpdated":
+            values[query_id] = diffs.apply(values[query_id], mod["diff"]) if "diff" in mod else mod["value"]
+            errors.pop(query_id, None)
+        elif mod["type"] == "QueryFailed":
+            errors[query_id] = mod
+            values.pop(query_id, None)
+        elif mod["type"] == "QueryRemoved":
+            values.pop(query_id, None)
+            errors.pop(query_id, None)
+        else:
+            return str(mod["type"])
+    return ""
+
+
 class ProtocolViolation(AssertionError):
     """The server broke a rule the official client enforces."""
 
@@ -111,19 +129,9 @@ class ReactiveCommunicator:
             end_ts = decode_ts(end["ts"])
             if end_ts < self.version["ts"]:
                 raise ProtocolViolation(f"ts went backwards: {end_ts} < {self.version['ts']}")
-            for mod in message["modifications"]:
-                query_id = mod["queryId"]
-                if mod["type"] == "QueryUpdated" and "diff" in mod:
-                    self.values[query_id] = diffs.apply(self.values[query_id], mod["diff"])
-                elif mod["type"] == "QueryUpdated":
-                    self.values[query_id] = mod["value"]
-                    self.errors.pop(query_id, None)
-                elif mod["type"] == "QueryFailed":
-                    self.errors[query_id] = mod
-                    self.values.pop(query_id, None)
-                elif mod["type"] == "QueryRemoved":
-                    self.values.pop(query_id, None)
-                    self.errors.pop(query_id, None)
+            unknown = apply_modifications(self.values, self.errors, message["modifications"])
+            if unknown:
+                raise ProtocolViolation(f"unknown modification {unknown!r}")
             self.version = {"querySet": end["querySet"], "identity": end["identity"], "ts": end_ts}
             self.transitions.append(message)
         elif kind in ("MutationResponse", "ActionResponse"):

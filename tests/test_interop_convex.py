@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,27 +35,32 @@ def _require_node() -> str:
     return node
 
 
-@pytest.mark.django_db(transaction=True)
-def test_official_client_subscribes_and_mutates(live_server_factory: LiveServerFactory) -> None:
-    node = _require_node()
-    channel = Channel.objects.create(name="interop")
-    server = live_server_factory()
-
+def _run_script(node: str, script: str, url: str, channel_id: int) -> tuple[dict[str, Any], str]:
+    """Run an interop script against ``url``; its one JSON line (which must say ok) and a failure text."""
     result = subprocess.run(
-        [node, SCRIPT],
+        [node, script],
         cwd=INTEROP_DIR,
-        env={**os.environ, "REACTIVE_URL": server.url, "CHANNEL_ID": str(channel.pk)},
+        env={**os.environ, "REACTIVE_URL": url, "CHANNEL_ID": str(channel_id)},
         capture_output=True,
         text=True,
         timeout=60,
     )
-
     details = f"exit code {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 0, details
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(lines) == 1, details
     report = json.loads(lines[0])
     assert report["ok"] is True, details
+    return report, details
+
+
+@pytest.mark.django_db(transaction=True)
+def test_official_client_subscribes_and_mutates(live_server_factory: LiveServerFactory) -> None:
+    node = _require_node()
+    channel = Channel.objects.create(name="interop")
+    server = live_server_factory()
+
+    report, details = _run_script(node, SCRIPT, server.url, channel.pk)
     assert report["finalCount"] == report["initialCount"] + 1, details
     messages = Message.objects.filter(channel=channel, body=BODY)
     assert messages.count() == 1
@@ -78,21 +84,7 @@ def test_official_use_paginated_query(live_server_factory: LiveServerFactory) ->
         Message.objects.create(channel=channel, body=f"m{number}")
     server = live_server_factory()
 
-    result = subprocess.run(
-        [node, PAGINATED_SCRIPT],
-        cwd=INTEROP_DIR,
-        env={**os.environ, "REACTIVE_URL": server.url, "CHANNEL_ID": str(channel.pk)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-    details = f"exit code {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    assert result.returncode == 0, details
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert len(lines) == 1, details
-    report = json.loads(lines[0])
-    assert report["ok"] is True, details
+    report, details = _run_script(node, PAGINATED_SCRIPT, server.url, channel.pk)
     steps = {step["name"]: step for step in report["steps"]}
     assert [step["name"] for step in report["steps"]] == ["firstPage", "loadMore", "afterSend", "exhausted"], details
     assert (steps["firstPage"]["count"], steps["firstPage"]["status"]) == (5, "CanLoadMore"), details

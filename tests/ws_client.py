@@ -30,6 +30,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from reactive.testing import apply_modifications
 from reactive.values import decode_ts, encode_ts
 
 DEFAULT_TIMEOUT = 20.0
@@ -270,21 +271,10 @@ class SyncClient:
             self._violation(f"ts went backwards on one connection: {end_ts} < {current['ts']}")
         if end["querySet"] > self._query_set_version:
             self._violation(f"Transition ends at query set {end['querySet']}, beyond {self._query_set_version}")
-        ids = []
-        for mod in message["modifications"]:
-            query_id = mod["queryId"]
-            ids.append(query_id)
-            if mod["type"] == "QueryUpdated":
-                self.values[query_id] = mod["value"]
-                self.errors.pop(query_id, None)
-            elif mod["type"] == "QueryFailed":
-                self.errors[query_id] = mod
-                self.values.pop(query_id, None)
-            elif mod["type"] == "QueryRemoved":
-                self.values.pop(query_id, None)
-                self.errors.pop(query_id, None)
-            else:
-                self._violation(f"unknown modification {mod['type']!r}")
+        ids = [mod["queryId"] for mod in message["modifications"]]
+        unknown = apply_modifications(self.values, self.errors, message["modifications"])
+        if unknown:
+            self._violation(f"unknown modification {unknown!r}")
         self.version = {"querySet": end["querySet"], "identity": end["identity"], "ts": end_ts}
         if end_ts < self._floor_ts:
             self.reconnect_regressions.append((self._floor_ts, end_ts))
