@@ -76,6 +76,20 @@ class Recorder:
             self.updates += 1
 
 
+async def open_counting(url: str) -> CountingConnection:
+    """A WebSocket to ``url`` that counts the bytes it receives (compression negotiated as clients do)."""
+    ws = await connect(
+        url,
+        ping_interval=None,
+        max_size=None,
+        max_queue=None,
+        open_timeout=CONNECT_TIMEOUT,
+        create_connection=CountingConnection,
+    )
+    assert isinstance(ws, CountingConnection)
+    return ws
+
+
 def ws_url(base: str, path: str) -> str:
     parts = urlsplit(base)
     return f"ws://{parts.netloc}{path}"
@@ -99,16 +113,7 @@ class SyncClient:
         return self.ws.bytes_in if self.ws is not None else 0
 
     async def open(self) -> None:
-        ws = await connect(
-            self.url,
-            ping_interval=None,
-            max_size=None,
-            max_queue=None,
-            open_timeout=CONNECT_TIMEOUT,
-            create_connection=CountingConnection,
-        )
-        assert isinstance(ws, CountingConnection)
-        self.ws = ws
+        ws = self.ws = await open_counting(self.url)
         self.compressed = bool(ws.protocol.extensions)
         connect_message: dict[str, Any] = {
             "type": "Connect",
@@ -184,16 +189,7 @@ class DcrfClient:
         return self.ws.bytes_in if self.ws is not None else 0
 
     async def open(self) -> None:
-        ws = await connect(
-            self.url,
-            ping_interval=None,
-            max_size=None,
-            max_queue=None,
-            open_timeout=CONNECT_TIMEOUT,
-            create_connection=CountingConnection,
-        )
-        assert isinstance(ws, CountingConnection)
-        self.ws = ws
+        ws = self.ws = await open_counting(self.url)
         self.compressed = bool(ws.protocol.extensions)
         await ws.send(json.dumps({"action": "subscribe_channel", "request_id": 1, "channel_id": self.rec.channel_id}))
 

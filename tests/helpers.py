@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.test import Client
 
 from demo_project.chat.models import Channel
 from reactive.models import OutboxEntry
@@ -36,3 +37,11 @@ async def eventually(condition: Callable[[], bool], attempts: int = 200) -> None
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the condition never became true")
+
+
+def post(client: Client, url: str, body: object, **headers: str) -> tuple[int, Any]:
+    """POST JSON; the status and the decoded JSON reply (or the text of a non-JSON one)."""
+    response = client.post(url, body, content_type="application/json", headers=headers)
+    if response["Content-Type"].startswith("application/json"):
+        return response.status_code, response.json()
+    return response.status_code, response.content.decode()

@@ -10,14 +10,9 @@ from demo_project.chat.models import Channel, Message
 from demo_project.shop.models import Order
 from reactive import tokens
 
+from .helpers import post
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def post(client: Client, url: str, body: object, **headers: str) -> tuple[int, object]:
-    response = client.post(url, body, content_type="application/json", headers=headers)
-    if response["Content-Type"].startswith("application/json"):
-        return response.status_code, response.json()
-    return response.status_code, response.content.decode()
 
 
 def test_query_mutation_and_function_endpoints() -> None:

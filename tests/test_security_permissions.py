@@ -17,16 +17,10 @@ from demo_project.shop.models import Order, Payment
 from reactive import tokens
 from reactive.testing import ReactiveCommunicator
 
+from .helpers import post
 from .security_helpers import make_user, reactive_settings_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def post(client: Client, url: str, body: object, **headers: str) -> tuple[int, Any]:
-    response = client.post(url, body, content_type="application/json", headers=headers)
-    if response["Content-Type"].startswith("application/json"):
-        return response.status_code, response.json()
-    return response.status_code, response.content.decode()
 
 
 # --- permission= ------------------------------------------------------------------------------
