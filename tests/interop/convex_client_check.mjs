@@ -13,6 +13,8 @@ import { ConvexClient } from "convex/browser";
 import { makeFunctionReference } from "convex/server";
 import WebSocket from "ws";
 
+import { startCheck, toJson } from "./check_harness.mjs";
+
 const TIMEOUT_MS = 20_000;
 const BODY = "hello from convex";
 
@@ -20,77 +22,14 @@ const listMessages = makeFunctionReference("messages:list");
 const sendMessage = makeFunctionReference("messages:send");
 
 let client = null;
-let finished = false;
-const clientErrors = []; // what the client logged at error level, for diagnostics
 
-// JSON.stringify cannot handle BigInt (a `$integer` value decodes to one).
-function toJson(value) {
-  return JSON.stringify(value, (_key, v) =>
-    typeof v === "bigint" ? v.toString() : v === undefined ? null : v,
-  );
-}
-
-function errorText(err) {
-  if (err instanceof Error) {
-    let text = err.message;
-    if ("data" in err) text += ` (data: ${toJson(err.data)})`;
-    return text;
-  }
-  return String(err);
-}
-
-async function finish(code, payload) {
-  if (finished) return;
-  finished = true;
-  clearTimeout(timer);
-  if (!payload.ok && clientErrors.length > 0) {
-    payload.clientErrors = clientErrors.slice(-5);
-  }
-  process.stdout.write(toJson(payload) + "\n");
-  try {
-    if (client !== null) {
-      await Promise.race([
-        client.close(),
-        new Promise((resolve) => setTimeout(resolve, 2000)),
-      ]);
-    }
-  } catch {
-    // closing is best effort
-  }
-  process.exit(code);
-}
-
-function fail(err) {
-  void finish(1, { ok: false, error: errorText(err) });
-}
-
-// The client throws from its WebSocket message handler on protocol violations
-// (e.g. a Transition whose startVersion is not the client's current version).
-process.on("uncaughtException", (err) => fail(err));
-process.on("unhandledRejection", (err) => fail(err));
-
-const timer = setTimeout(() => {
-  let state = "";
-  try {
-    if (client !== null) state = ` (connection state: ${toJson(client.connectionState())})`;
-  } catch {
-    // no state available
-  }
-  fail(new Error(`timed out after ${TIMEOUT_MS / 1000} s${state}`));
-}, TIMEOUT_MS);
-
-const verbose = !!process.env.REACTIVE_VERBOSE;
-const logger = {
-  log: (...args) => console.error("[convex]", ...args),
-  warn: (...args) => console.error("[convex warn]", ...args),
-  error: (...args) => {
-    clientErrors.push(args.map((a) => String(a)).join(" "));
-    console.error("[convex error]", ...args);
+const { finish, fail, logger, verbose } = startCheck({
+  timeoutMs: TIMEOUT_MS,
+  describeState: () => (client === null ? "" : ` (connection state: ${toJson(client.connectionState())})`),
+  cleanup: async () => {
+    if (client !== null) await client.close();
   },
-  logVerbose: (...args) => {
-    if (verbose) console.error("[convex verbose]", ...args);
-  },
-};
+});
 
 function main() {
   const url = process.env.REACTIVE_URL;

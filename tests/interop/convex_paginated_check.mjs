@@ -25,6 +25,8 @@ import React from "react";
 import TestRenderer from "react-test-renderer";
 import WebSocket from "ws";
 
+import { startCheck, toJson } from "./check_harness.mjs";
+
 const TIMEOUT_MS = 25_000;
 const NEW_BODY = "m13";
 
@@ -35,28 +37,10 @@ const { act } = TestRenderer;
 
 let client = null;
 let renderer = null;
-let finished = false;
 const steps = [];
 const renders = []; // {results, status} of every render of the component
-const clientErrors = []; // what the client (or React) logged at error level, for diagnostics
 const duplicateRenders = []; // renders whose results held one _id twice (must stay empty)
 let latest = null; // the hook's value at the latest render: {results, status, loadMore}
-
-// JSON.stringify cannot handle BigInt (a `$integer` value decodes to one).
-function toJson(value) {
-  return JSON.stringify(value, (_key, v) =>
-    typeof v === "bigint" ? v.toString() : v === undefined ? null : v,
-  );
-}
-
-function errorText(err) {
-  if (err instanceof Error) {
-    let text = err.message;
-    if ("data" in err) text += ` (data: ${toJson(err.data)})`;
-    return text;
-  }
-  return String(err);
-}
 
 function snapshot(state) {
   if (state === null) return null;
@@ -68,68 +52,22 @@ function snapshot(state) {
   };
 }
 
-async function finish(code, payload) {
-  if (finished) return;
-  finished = true;
-  clearTimeout(timer);
-  payload.steps = steps;
-  payload.renderCount = renders.length;
-  if (!payload.ok) {
-    payload.last = snapshot(latest);
-    payload.statuses = renders
-      .slice(-20)
-      .map((r) => `${r.status}:${r.results.length}`);
-    if (clientErrors.length > 0) payload.clientErrors = clientErrors.slice(-5);
-  }
-  process.stdout.write(toJson(payload) + "\n");
-  try {
-    if (renderer !== null) {
-      renderer.unmount();
+const { finish, fail, logger, verbose, clientErrors, isFinished } = startCheck({
+  timeoutMs: TIMEOUT_MS,
+  describeState: () => (client === null ? "" : ` (connection state: ${toJson(client.connectionState())})`),
+  decorate: (payload) => {
+    payload.steps = steps;
+    payload.renderCount = renders.length;
+    if (!payload.ok) {
+      payload.last = snapshot(latest);
+      payload.statuses = renders.slice(-20).map((r) => `${r.status}:${r.results.length}`);
     }
-    if (client !== null) {
-      await Promise.race([
-        client.close(),
-        new Promise((resolve) => setTimeout(resolve, 2000)),
-      ]);
-    }
-  } catch {
-    // cleaning up is best effort
-  }
-  process.exit(code);
-}
-
-function fail(err) {
-  void finish(1, { ok: false, error: errorText(err) });
-}
-
-// The client throws from its WebSocket message handler on protocol violations
-// (e.g. a Transition whose startVersion is not the client's current version).
-process.on("uncaughtException", (err) => fail(err));
-process.on("unhandledRejection", (err) => fail(err));
-
-const timer = setTimeout(() => {
-  let state = "";
-  try {
-    if (client !== null)
-      state = ` (connection state: ${toJson(client.connectionState())})`;
-  } catch {
-    // no state available
-  }
-  fail(new Error(`timed out after ${TIMEOUT_MS / 1000} s${state}`));
-}, TIMEOUT_MS);
-
-const verbose = !!process.env.REACTIVE_VERBOSE;
-const logger = {
-  log: (...args) => console.error("[convex]", ...args),
-  warn: (...args) => console.error("[convex warn]", ...args),
-  error: (...args) => {
-    clientErrors.push(args.map((a) => String(a)).join(" "));
-    console.error("[convex error]", ...args);
   },
-  logVerbose: (...args) => {
-    if (verbose) console.error("[convex verbose]", ...args);
+  cleanup: async () => {
+    if (renderer !== null) renderer.unmount();
+    if (client !== null) await client.close();
   },
-};
+});
 
 // React reports render errors (and act() misuse) through console.error: keep them for the report.
 const consoleError = console.error.bind(console);
@@ -196,7 +134,7 @@ async function inAct(callback) {
 async function waitFor(label, predicate) {
   for (;;) {
     if (latest !== null && predicate(latest)) return latest;
-    if (finished) throw new Error(`stopped while waiting for ${label}`);
+    if (isFinished()) throw new Error(`stopped while waiting for ${label}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
