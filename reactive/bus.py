@@ -14,11 +14,13 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .conf import reactive_settings
+from .readsets import TableWrite
 
 if TYPE_CHECKING:
     from .subscriptions import SubscriptionManager
@@ -41,13 +43,17 @@ def _group() -> str:
     return str(reactive_settings.BUS_GROUP)
 
 
-def publish(ts: int) -> None:
-    """Announce commit ``ts`` (called right after the commit, from any thread). Never raises."""
+def publish(ts: int, writes: Mapping[int, list[TableWrite]] | None = None) -> None:
+    """Announce commit ``ts`` (called right after the commit, from any thread). Never raises.
+
+    ``writes``: the write-sets of the commits announced, by number, as stored in the outbox; this
+    process's managers match them without reading the outbox. Other processes read it.
+    """
     from .subscriptions import running_managers
 
     managers = running_managers()
     for manager in managers:
-        manager.notify_threadsafe(ts)
+        manager.notify_threadsafe(ts, writes)
     layer = _shared_layer()
     if layer is None:
         return

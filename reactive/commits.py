@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import connections
@@ -96,7 +96,8 @@ def flush(connection: BaseDatabaseWrapper) -> int | None:
         cursor.execute(_INSERT_OUTBOX, [ts, payload, timezone.now()])
     buffer.entries.clear()
     buffer.savepoints.clear()
-    buffer.flushed.append(ts)
+    # This process's batches match this commit without reading the row back (see committed_writes).
+    buffer.flushed[ts] = decode_writes(payload)
     return ts
 
 
@@ -111,12 +112,25 @@ def current_ts(connection: BaseDatabaseWrapper | None = None) -> int:
     return int(row[0]) if row else 0
 
 
-def committed_writes(connection: BaseDatabaseWrapper, after: int, upto: int) -> list[TableWrite] | None:
-    """The write-sets of commits ``after < ts <= upto``; None if some are gone (pruned)."""
+def committed_writes(
+    connection: BaseDatabaseWrapper,
+    after: int,
+    upto: int,
+    known: Mapping[int, list[TableWrite]] | None = None,
+) -> list[TableWrite] | None:
+    """The write-sets of commits ``after < ts <= upto``; None if some are gone (pruned).
+
+    ``known``: write-sets this process already has (its own commits, as :func:`flush` stored
+    them); when it holds every one of the range, the outbox is not read.
+    """
     from .patches import internal_sql
 
     if upto <= after:
         return []
+    if known is not None and upto - after <= len(known):
+        found = [known.get(ts) for ts in range(after + 1, upto + 1)]
+        if all(writes is not None for writes in found):
+            return [write for writes in found for write in writes or ()]
     with internal_sql(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT ts, writes FROM reactive_outbox WHERE ts > %s AND ts <= %s ORDER BY ts",

@@ -221,11 +221,16 @@ def execute_mutation(
     *,
     session_id: str | None = None,
     request_id: int | None = None,
+    may_be_resent: bool = True,
 ) -> Outcome:
     """Run a mutation exactly once per ``(session_id, request_id)``; never raises.
 
     The outcome record is written in the mutation's own transaction, so a request is
     either committed with its record or not at all; a re-sent request gets the record.
+    ``may_be_resent=False`` (a session on its first connection, which has nothing to re-send)
+    skips looking the record up first: should the request have run after all, inserting
+    its record fails on the unique ``(session_id, request_id)``, the second run rolls back,
+    and the stored outcome is returned, so exactly-once never rests on the client's word.
     """
     from .models import MutationRecord
 
@@ -233,7 +238,7 @@ def execute_mutation(
     key: tuple[str, int] | None = None
     if session_id is not None and request_id is not None:
         key = (session_id, request_id)
-    if key is not None and (stored := _stored_outcome(*key)) is not None:
+    if key is not None and may_be_resent and (stored := _stored_outcome(*key)) is not None:
         return stored
     try:
         args = validate_args(spec, raw_args)

@@ -229,7 +229,7 @@ def _commit(original: Callable[..., Any]) -> Callable[..., Any]:
         buffer = writes.buffer_for(self)
         if buffer.entries and writes.captures(self):
             commits.flush(self)
-        committed = list(buffer.flushed)
+        committed = dict(buffer.flushed)
         try:
             result = original(self)
         finally:
@@ -237,7 +237,7 @@ def _commit(original: Callable[..., Any]) -> Callable[..., Any]:
         if committed:
             from .bus import publish
 
-            publish(max(committed))
+            publish(max(committed), committed)
         self._reactive_last_commit = max(committed) if committed else None  # type: ignore[attr-defined]
         return result
 

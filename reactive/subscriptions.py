@@ -3,10 +3,13 @@
 One :class:`SubscriptionManager` per event loop (per server process). Query instances
 are shared by (function, canonical args, identity when the function read it). Every
 run happens in a *batch*: one read snapshot at commit number S, in which the batch first
-matches every outbox entry up to S against the live read-sets, then re-runs exactly the
-affected instances (and any new ones). All results are valid at S, so every session
-then moves to S in one Transition. Invalidations that arrive while a batch runs are
-merged into the next one; only one batch runs at a time.
+matches every commit up to S against the live read-sets (through a
+:class:`~reactive.readset_index.ReadSetIndex`, so the cost follows the instances a write
+can touch, not all of them), then re-runs exactly the affected instances (and any new
+ones). Commits made in this process are matched from memory, others' from the outbox.
+All results are valid at S, so every session then moves to S in one Transition.
+Invalidations that arrive while a batch runs are merged into the next one; only one
+batch runs at a time.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,7 +27,8 @@ from . import commits, diffs, metrics
 from .conf import reactive_settings
 from .execution import Outcome, QueryRun, execute_query
 from .functions import FunctionSpec
-from .readsets import ReadSet, readset_affected
+from .readset_index import ReadSetIndex
+from .readsets import ReadSet, TableWrite
 from .snapshot import read_snapshot
 from .threads import run_sync
 
@@ -108,6 +113,11 @@ class SubscriptionManager:
         self.instances: dict[InstanceKey, QueryInstance] = {}
         self.applied_ts: int | None = None
         self.sessions: set[Session] = set()
+        # The read-sets of every instance that has a result, for matching commits (read by the batch thread).
+        self.index: ReadSetIndex[QueryInstance] = ReadSetIndex()
+        # Write-sets of this process's own commits not yet applied, by commit number (filled from any thread).
+        self._local_writes: dict[int, list[TableWrite]] = {}
+        self._local_writes_lock = threading.Lock()
         self._initial: set[QueryInstance] = set()
         self._waiting: set[Session] = set()
         self._wake = asyncio.Event()
@@ -143,11 +153,27 @@ class SubscriptionManager:
         if self.applied_ts is None or ts > self.applied_ts:
             self._wake.set()
 
-    def notify_threadsafe(self, ts: int) -> None:
+    def notify_threadsafe(self, ts: int, writes: Mapping[int, list[TableWrite]] | None = None) -> None:
+        """:meth:`notify` from any thread; ``writes``: the commits' write-sets, if this process made them."""
+        if self._closed:
+            return
+        if writes:
+            with self._local_writes_lock:
+                self._local_writes.update(writes)
         try:
             self.loop.call_soon_threadsafe(self.notify, ts)
         except RuntimeError:
             pass  # the loop is closed: nobody is listening any more
+
+    def known_writes(self) -> dict[int, list[TableWrite]]:
+        """The write-sets of this process's commits that batches have not applied yet (a copy)."""
+        with self._local_writes_lock:
+            return dict(self._local_writes)
+
+    def _forget_writes_upto(self, ts: int) -> None:
+        with self._local_writes_lock:
+            for number in [n for n in self._local_writes if n <= ts]:
+                del self._local_writes[number]
 
     def wake(self) -> None:
         self._wake.set()
@@ -187,6 +213,7 @@ class SubscriptionManager:
             del instance.subscribers[session]
         if not instance.subscribers and self.instances.get(instance.key) is instance:
             del self.instances[instance.key]
+            self.index.discard(instance)
             self._initial.discard(instance)
             metrics.LIVE_INSTANCES.set(len(self.instances))
 
@@ -250,12 +277,12 @@ class SubscriptionManager:
                 self._wake.set()
 
     async def _run_batch(self) -> None:
-        established = [i for i in self.instances.values() if i.ready]
         initial = [i for i in self._initial if i.subscribers]
         self._initial.difference_update(initial)
         try:
+            known = self.known_writes()
             result = await run_sync(
-                _batch_in_thread, established, initial, self.applied_ts, executor=self._batch_executor
+                _batch_in_thread, self.index, initial, self.applied_ts, known, executor=self._batch_executor
             )
         except BaseException:
             self._initial.update(initial)  # run them in the retried batch
@@ -271,10 +298,12 @@ class SubscriptionManager:
             metrics.QUERY_RUNS.labels(instance.spec.name).inc()
             if instance.apply(run):
                 changed.append(instance)
+            self.index.put(instance, instance.readset)
             if instance.key[2] is None and run.identity_read:
                 self._split_by_identity(instance)
         metrics.INVALIDATIONS.inc(result.invalidated)
         self.applied_ts = result.ts
+        self._forget_writes_upto(result.ts)
         sessions = set(self._waiting)
         self._waiting.clear()
         for instance in changed:
@@ -283,24 +312,24 @@ class SubscriptionManager:
             session.flush()
 
 
-def _affected(instances: Iterable[QueryInstance], writes: list[Any] | None) -> list[QueryInstance]:
+def _affected(index: ReadSetIndex[QueryInstance], writes: list[TableWrite] | None) -> list[QueryInstance]:
     if writes is None:
-        return list(instances)  # the outbox no longer holds what we missed: re-run everything
-    if not writes:
-        return []
-    table_level = reactive_settings.TABLE_LEVEL_INVALIDATION
-    return [i for i in instances if readset_affected(i.readset, writes, table_level=table_level)]
+        return index.keys()  # the outbox no longer holds what we missed: re-run everything
+    return index.affected(writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION)
 
 
 def _batch_in_thread(
-    established: list[QueryInstance], initial: list[QueryInstance], applied_ts: int | None
+    index: ReadSetIndex[QueryInstance],
+    initial: list[QueryInstance],
+    applied_ts: int | None,
+    known_writes: Mapping[int, list[TableWrite]],
 ) -> BatchResult:
     with read_snapshot(reactive_settings.DATABASE) as connection:
         ts = commits.current_ts(connection)
         if applied_ts is None or ts == applied_ts:
             affected: list[QueryInstance] = []
         else:
-            affected = _affected(established, commits.committed_writes(connection, applied_ts, ts))
+            affected = _affected(index, commits.committed_writes(connection, applied_ts, ts, known_writes))
         runs: dict[QueryInstance, QueryRun] = {}
         for instance in [*affected, *initial]:
             if instance in runs:

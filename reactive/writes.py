@@ -33,8 +33,9 @@ class WriteBuffer:
 
     entries: list[TableWrite] = field(default_factory=list)
     savepoints: list[tuple[str, int]] = field(default_factory=list)
-    # Commit numbers already taken in this transaction (flushed to the outbox).
-    flushed: list[int] = field(default_factory=list)
+    # Commit numbers already taken in this transaction (flushed to the outbox), with the write-set
+    # each one stored, as decoded from the outbox row (what any process reading that row sees).
+    flushed: dict[int, list[TableWrite]] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.entries.clear()

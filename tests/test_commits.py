@@ -7,11 +7,13 @@ import datetime
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
+from django.db import transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from demo_project.chat.models import Channel, Message
-from reactive import commits
+from reactive import bus, commits
 from reactive.models import MutationRecord, OutboxEntry
 from reactive.subscriptions import get_manager
 from reactive.testing import ReactiveCommunicator
@@ -31,6 +33,38 @@ def test_every_write_transaction_gets_the_next_number() -> None:
     assert commits.current_ts() == start + 3
     writes = commits.committed_writes(commits.connections["default"], start, start + 3)
     assert writes is not None and [w.table for w in writes] == ["chat_channel", "chat_message", "chat_channel"]
+
+
+def test_a_commit_keeps_the_write_set_its_outbox_row_holds() -> None:
+    """What this process matches from memory is exactly what other processes decode from the outbox."""
+    start = commits.current_ts()
+    connection = commits.connections["default"]
+    kept: dict[int, list[object]] = {}
+    real_publish = bus.publish
+
+    def spy(ts: int, writes: dict[int, list[object]] | None = None) -> None:
+        kept.update(writes or {})
+        real_publish(ts, writes)  # type: ignore[arg-type]
+
+    bus.publish = spy  # type: ignore[assignment]
+    try:
+        channel = Channel.objects.create(name="kept")
+        with transaction.atomic():
+            Message.objects.create(channel=channel, body="one")
+            Message.objects.filter(channel=channel).update(body="two")
+    finally:
+        bus.publish = real_publish  # type: ignore[assignment]
+    assert sorted(kept) == [start + 1, start + 2]
+    for ts, writes in kept.items():
+        assert writes == commits.committed_writes(connection, ts - 1, ts)
+    # With every write-set of the range known, the outbox is not read; with one missing, it is.
+    with CaptureQueriesContext(connection) as queries:
+        assert commits.committed_writes(connection, start, start + 2, kept) == [*kept[start + 1], *kept[start + 2]]
+    assert len(queries) == 0
+    with CaptureQueriesContext(connection) as queries:
+        partial = {start + 2: kept[start + 2]}
+        assert commits.committed_writes(connection, start, start + 2, partial) == [*kept[start + 1], *kept[start + 2]]
+    assert len(queries) == 1
 
 
 def test_prune_respects_retention_and_keeps_the_newest_row() -> None:

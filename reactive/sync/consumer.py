@@ -273,6 +273,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 self.session.user,
                 session_id=self.session.session_id,
                 request_id=message.request_id,
+                may_be_resent=self.session.resumed,
             )
             outcome = await run_sync(run)
             metrics.MUTATIONS.labels(spec.name).inc()

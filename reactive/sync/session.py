@@ -73,6 +73,8 @@ class Session:
         self.user = user
         self.max_queries = max_queries
         self.session_id: str | None = None
+        # A session continued from an earlier connection: its requests may be re-sends of ones already run.
+        self.resumed = False
         self.extensions: tuple[str, ...] = ()
         self.query_set_version = 0
         self.identity_version = 0
@@ -97,6 +99,7 @@ class Session:
         if self.session_id is not None:
             raise ProtocolError("Connect was already received on this connection")
         self.session_id = message.session_id
+        self.resumed = message.connection_count > 0 or bool(message.max_observed_ts)
         self.extensions = message.extensions
         if message.max_observed_ts:
             # The client saw results at this ts, perhaps from another process: never show it older ones.
