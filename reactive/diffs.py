@@ -91,9 +91,18 @@ def apply(old: list[Any], diff: dict[str, Any]) -> list[Any]:
     return result
 
 
-def encoded_diff(old_json: str, new_json: str) -> str | None:
-    """The diff as JSON text, when it is smaller than the new value's JSON text."""
-    diff = compute(json.loads(old_json), json.loads(new_json))
+_PARSE = object()
+
+
+def encoded_diff(old_json: str, new_json: str, new_value: Any = _PARSE) -> str | None:
+    """The diff as JSON text, when it is smaller than the new value's JSON text.
+
+    ``new_value``: the new value already parsed (what ``new_json`` encodes), if the caller has it.
+    """
+    new = json.loads(new_json) if new_value is _PARSE else new_value
+    if _keyed(new) is None:
+        return None  # not a keyed list: no need to parse the old value
+    diff = compute(json.loads(old_json), new)
     if diff is None:
         return None
     text = json.dumps(diff, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

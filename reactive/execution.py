@@ -74,6 +74,10 @@ class QueryRun:
     identity_read: bool
     rows_read: int = 0
     journal: str | None = None
+    # The encoded value (what ``outcome.value_json`` holds, as Python), for building a diff.
+    value: Any = None
+    # (the outcome it is a diff from, the diff or None): see reactive.batches.
+    diff: tuple[Outcome, str | None] | None = None
 
 
 def validate_args(spec: FunctionSpec, raw: Any) -> dict[str, Any]:
@@ -139,7 +143,13 @@ def _call(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> Any:
 
 def _encode_result(value: Any) -> str:
     """A result's JSON text; raises LimitExceeded beyond ``MAX_RESULT_BYTES`` (failing that call only)."""
-    return check_result(values.dumps(values.encode(values.to_json_value(value))))
+    return _encode_result_value(value)[0]
+
+
+def _encode_result_value(value: Any) -> tuple[str, Any]:
+    """:func:`_encode_result`, with the encoded value it dumped."""
+    encoded = values.to_wire(value)
+    return check_result(values.dumps(encoded)), encoded
 
 
 def _log_unexpected(spec: FunctionSpec, exc: BaseException) -> None:
@@ -155,11 +165,13 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any, journal: 
     fails, the connection itself is broken: that propagates, and the caller retries.
     """
     ctx = QueryCtx(user)
+    encoded: Any = None
     savepoint: str | None = transaction.savepoint(using=reactive_settings.DATABASE)
     with tracked() as collector:
         try:
             value, journal = run_with_journal(journal, lambda: _call(spec, ctx, args))
-            outcome = Outcome(True, _encode_result(value))
+            value_json, encoded = _encode_result_value(value)
+            outcome = Outcome(True, value_json)
         except Exception as exc:
             if savepoint is not None:
                 transaction.savepoint_rollback(savepoint, using=reactive_settings.DATABASE)
@@ -168,7 +180,7 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any, journal: 
             outcome = Outcome.failure(exc)
     if savepoint is not None:
         transaction.savepoint_commit(savepoint, using=reactive_settings.DATABASE)
-    return QueryRun(outcome, collector.readset, ctx.identity_read, collector.rows_read, journal)
+    return QueryRun(outcome, collector.readset, ctx.identity_read, collector.rows_read, journal, encoded)
 
 
 def call_nested(ctx: QueryCtx, ref: Any, kind: Kind, args: dict[str, Any]) -> Any:

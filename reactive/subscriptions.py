@@ -19,17 +19,16 @@ import itertools
 import logging
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import commits, diffs, metrics
+from .batches import BatchResult, BatchThread, BatchWork
 from .conf import reactive_settings
-from .execution import Outcome, QueryRun, execute_query
+from .execution import Outcome, QueryRun
 from .functions import FunctionSpec
 from .readset_index import ReadSetIndex
 from .readsets import ReadSet, TableWrite
-from .snapshot import read_snapshot
 from .threads import run_sync
 
 if TYPE_CHECKING:
@@ -83,7 +82,9 @@ class QueryInstance:
         if changed:
             previous = self.outcome
             self.previous_value_json = previous.value_json if previous is not None and previous.success else None
-            self._diff = None
+            # The batch built the diff from the outcome it saw; a batch that ran before an earlier one was
+            # applied saw an older one, and then the diff is built again when a session needs it.
+            self._diff = (run.diff[1],) if run.diff is not None and run.diff[0] is previous else None
             self.outcome = run.outcome
             self.version += 1
         return changed
@@ -98,30 +99,28 @@ class QueryInstance:
         return self._diff[0]
 
 
-@dataclass
-class BatchResult:
-    ts: int
-    runs: dict[QueryInstance, QueryRun]
-    invalidated: int
-
-
 class SubscriptionManager:
-    """Owns every query instance of this process and runs the batches."""
+    """Owns every query instance of this process; its :class:`~reactive.batches.BatchThread` runs the batches.
+
+    Instances, sessions and ``applied_ts`` belong to the event loop. Shared with the batch
+    thread, under a lock: the new instances waiting for their first run and this process's
+    write-sets not yet matched; the read-set index locks itself.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.instances: dict[InstanceKey, QueryInstance] = {}
+        # The snapshot of the last batch applied: every session can be moved to it.
         self.applied_ts: int | None = None
         self.sessions: set[Session] = set()
-        # The read-sets of every instance that has a result, for matching commits (read by the batch thread).
+        # The read-sets of every instance that has a result, for matching commits (kept by the batch thread).
         self.index: ReadSetIndex[QueryInstance] = ReadSetIndex()
-        # Write-sets of this process's own commits not yet applied, by commit number (filled from any thread).
+        self._lock = threading.Lock()
+        # Write-sets of this process's own commits not yet matched, by commit number (filled from any thread).
         self._local_writes: dict[int, list[TableWrite]] = {}
-        self._local_writes_lock = threading.Lock()
         self._initial: set[QueryInstance] = set()
         self._waiting: set[Session] = set()
-        self._wake = asyncio.Event()
-        self._batch_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reactive-batch")
+        self.batches = BatchThread(self.index, self._take_work, self._give_back, self._deliver)
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self.batches_run = 0
@@ -131,52 +130,65 @@ class SubscriptionManager:
     def start(self) -> None:
         from .bus import listen
 
+        self.batches.start()
         self._tasks = [
-            self.loop.create_task(self._batch_loop(), name="reactive-batches"),
             self.loop.create_task(self._poll_loop(), name="reactive-poll"),
             self.loop.create_task(listen(self), name="reactive-bus"),
         ]
 
-    async def close(self) -> None:
+    def stop(self) -> None:
+        """Stop the batch thread (from any thread); :meth:`close` also stops the tasks."""
         self._closed = True
+        self.batches.stop()
+
+    async def close(self) -> None:
+        self.stop()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
             # A channel layer may take a moment to unwind a blocking receive; never hang on it.
             await asyncio.wait(self._tasks, timeout=2.0)
-        self._batch_executor.shutdown(wait=False)
 
-    # --- notifications --------------------------------------------------------------------
+    # --- notifications (from any thread) --------------------------------------------------
 
     def notify(self, ts: int) -> None:
-        """A commit numbered ``ts`` happened (any process): schedule a batch if it is new to us."""
-        if self.applied_ts is None or ts > self.applied_ts:
-            self._wake.set()
+        """A commit numbered ``ts`` happened (any process): run a batch if it is new to us."""
+        matched = self.batches.matched_ts
+        if matched is None or ts > matched:
+            self.batches.wake()
 
     def notify_threadsafe(self, ts: int, writes: Mapping[int, list[TableWrite]] | None = None) -> None:
-        """:meth:`notify` from any thread; ``writes``: the commits' write-sets, if this process made them."""
+        """:meth:`notify` for a commit of this process; ``writes``: its write-sets, matched without the outbox."""
         if self._closed:
             return
         if writes:
-            with self._local_writes_lock:
+            with self._lock:
                 self._local_writes.update(writes)
-        try:
-            self.loop.call_soon_threadsafe(self.notify, ts)
-        except RuntimeError:
-            pass  # the loop is closed: nobody is listening any more
-
-    def known_writes(self) -> dict[int, list[TableWrite]]:
-        """The write-sets of this process's commits that batches have not applied yet (a copy)."""
-        with self._local_writes_lock:
-            return dict(self._local_writes)
-
-    def _forget_writes_upto(self, ts: int) -> None:
-        with self._local_writes_lock:
-            for number in [n for n in self._local_writes if n <= ts]:
-                del self._local_writes[number]
+        self.notify(ts)
 
     def wake(self) -> None:
-        self._wake.set()
+        self.batches.wake()
+
+    # --- the batch thread's side ----------------------------------------------------------
+
+    def _take_work(self) -> BatchWork:
+        with self._lock:
+            initial = [i for i in self._initial if i.subscribers]
+            self._initial.difference_update(initial)
+            return BatchWork(initial, dict(self._local_writes))
+
+    def _give_back(self, work: BatchWork) -> None:
+        with self._lock:
+            self._initial.update(work.initial)  # run them in the retried batch
+
+    def _deliver(self, result: BatchResult) -> None:
+        with self._lock:
+            for number in [n for n in self._local_writes if n <= result.ts]:
+                del self._local_writes[number]
+        try:
+            self.loop.call_soon_threadsafe(self._apply, result)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is listening any more
 
     # --- instances ------------------------------------------------------------------------
 
@@ -198,9 +210,10 @@ class SubscriptionManager:
         if instance is None:
             instance = QueryInstance(shared_key, spec, args, session.user, journal=journal)
             self.instances[shared_key] = instance
-            self._initial.add(instance)
+            with self._lock:
+                self._initial.add(instance)
             metrics.LIVE_INSTANCES.set(len(self.instances))
-            self._wake.set()
+            self.batches.wake()
         instance.subscribers.setdefault(session, set()).add(query_id)
         return instance
 
@@ -214,7 +227,8 @@ class SubscriptionManager:
         if not instance.subscribers and self.instances.get(instance.key) is instance:
             del self.instances[instance.key]
             self.index.discard(instance)
-            self._initial.discard(instance)
+            with self._lock:
+                self._initial.discard(instance)
             metrics.LIVE_INSTANCES.set(len(self.instances))
 
     def forget_session(self, session: Session) -> None:
@@ -225,7 +239,7 @@ class SubscriptionManager:
         """``session`` needs a Transition that only a later batch can give."""
         self._waiting.add(session)
         if wake:
-            self._wake.set()
+            self.batches.wake()
 
     def _split_by_identity(self, instance: QueryInstance) -> None:
         """A shared instance turned out to read the identity: key it by its run's user, move the others."""
@@ -252,7 +266,7 @@ class SubscriptionManager:
         while not self._closed:
             await asyncio.sleep(reactive_settings.POLL_INTERVAL)
             if self.instances:
-                self._wake.set()
+                self.batches.wake()
             if loop.time() >= next_prune:
                 next_prune = loop.time() + reactive_settings.PRUNE_INTERVAL
                 try:
@@ -260,83 +274,35 @@ class SubscriptionManager:
                 except Exception:
                     logger.warning("reactive: pruning the outbox failed; will retry", exc_info=True)
 
-    async def _batch_loop(self) -> None:
-        delay = 0.05
-        while not self._closed:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self._run_batch()
-                delay = 0.05
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("reactive: a re-run batch failed; retrying")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                self._wake.set()
-
-    async def _run_batch(self) -> None:
-        initial = [i for i in self._initial if i.subscribers]
-        self._initial.difference_update(initial)
-        try:
-            known = self.known_writes()
-            result = await run_sync(
-                _batch_in_thread, self.index, initial, self.applied_ts, known, executor=self._batch_executor
-            )
-        except BaseException:
-            self._initial.update(initial)  # run them in the retried batch
-            raise
-        self._apply(result)
-
     def _apply(self, result: BatchResult) -> None:
+        """Take a batch's results (on the loop, in batch order) and move the sessions to its snapshot."""
+        if self._closed:
+            return
+        try:
+            self._apply_runs(result)
+        except Exception:  # a bug here must not stop later batches from being applied
+            logger.exception("reactive: applying a re-run batch failed")
+
+    def _apply_runs(self, result: BatchResult) -> None:
         self.batches_run += 1
         changed: list[QueryInstance] = []
         for instance, run in result.runs.items():
             if self.instances.get(instance.key) is not instance:
-                continue  # every subscriber left while it ran
+                self.index.discard(instance)  # every subscriber left while it ran
+                continue
             metrics.QUERY_RUNS.labels(instance.spec.name).inc()
             if instance.apply(run):
                 changed.append(instance)
-            self.index.put(instance, instance.readset)
             if instance.key[2] is None and run.identity_read:
                 self._split_by_identity(instance)
         metrics.INVALIDATIONS.inc(result.invalidated)
         self.applied_ts = result.ts
-        self._forget_writes_upto(result.ts)
         sessions = set(self._waiting)
         self._waiting.clear()
         for instance in changed:
             sessions.update(instance.subscribers)
         for session in sessions:
             session.flush()
-
-
-def _affected(index: ReadSetIndex[QueryInstance], writes: list[TableWrite] | None) -> list[QueryInstance]:
-    if writes is None:
-        return index.keys()  # the outbox no longer holds what we missed: re-run everything
-    return index.affected(writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION)
-
-
-def _batch_in_thread(
-    index: ReadSetIndex[QueryInstance],
-    initial: list[QueryInstance],
-    applied_ts: int | None,
-    known_writes: Mapping[int, list[TableWrite]],
-) -> BatchResult:
-    with read_snapshot(reactive_settings.DATABASE) as connection:
-        ts = commits.current_ts(connection)
-        if applied_ts is None or ts == applied_ts:
-            affected: list[QueryInstance] = []
-        else:
-            affected = _affected(index, commits.committed_writes(connection, applied_ts, ts, known_writes))
-        runs: dict[QueryInstance, QueryRun] = {}
-        for instance in [*affected, *initial]:
-            if instance in runs:
-                continue
-            run = execute_query(instance.spec, instance.args, instance.user, instance.journal)
-            runs[instance] = run
-    return BatchResult(ts, runs, len(affected))
 
 
 _managers: dict[asyncio.AbstractEventLoop, SubscriptionManager] = {}
@@ -357,7 +323,7 @@ def get_manager() -> SubscriptionManager:
     manager = _managers.get(loop)
     if manager is None:
         for old_loop in [lp for lp in _managers if lp.is_closed()]:
-            del _managers[old_loop]
+            _managers.pop(old_loop).stop()
         manager = SubscriptionManager(loop)
         _managers[loop] = manager
         manager.start()
@@ -374,4 +340,6 @@ async def reset_managers() -> None:
     for loop, manager in list(_managers.items()):
         if loop is asyncio.get_running_loop():
             await manager.close()
+        else:
+            manager.stop()
         del _managers[loop]

@@ -92,7 +92,7 @@ async def test_a_process_behind_a_pruned_outbox_reruns_everything() -> None:
     await client.connect()
     ids = [await client.subscribe("messages:list", {"channelId": c.pk}) for c in channels]
     manager = get_manager()
-    behind = manager.applied_ts
+    behind = manager.batches.matched_ts
     assert behind is not None
     await client.mutation("messages:send", {"channelId": channels[0].pk, "body": "one", "author": "ann"})
     await client.mutation("messages:send", {"channelId": channels[1].pk, "body": "two", "author": "ann"})
@@ -107,7 +107,7 @@ async def test_a_process_behind_a_pruned_outbox_reruns_everything() -> None:
     # Pretend this process slept through those commits while the outbox was pruned past them. A batch
     # already under way (a late notification) may overwrite the pretence: then pretend again.
     for _attempt in range(5):
-        manager.applied_ts = behind
+        manager.batches.matched_ts = behind
         manager.wake()
         try:
             await eventually(lambda: runs_of("messages:list", {"channelId": channels[2].pk}) > before, attempts=40)

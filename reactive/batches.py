@@ -1,0 +1,150 @@
+"""Re-run batches, on a thread of their own.
+
+A batch opens one read snapshot at commit number S, matches every commit after the last
+batch's up to S against the read-set index, re-runs the affected instances and the new
+ones, and re-indexes what they read, all on the batch thread; the results then go to the
+event loop, which moves the sessions (:meth:`SubscriptionManager._apply`).
+
+Why a thread that is woken directly: a commit in this process happens on a worker thread,
+which wakes the batch thread itself, without a round trip through the event loop (the
+loop is busy with sockets, and each hop there waits for its turn). Batches run one at a
+time, and their results reach the loop in the order they ran, so sessions move forward
+only. A batch may start before the loop has applied the previous one: it starts from
+that batch's snapshot and index, which the thread itself keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import close_old_connections, connections
+
+from . import commits, diffs
+from .conf import reactive_settings
+from .execution import QueryRun, execute_query
+from .readset_index import ReadSetIndex
+from .readsets import TableWrite
+from .snapshot import read_snapshot
+
+if TYPE_CHECKING:
+    from .subscriptions import QueryInstance
+
+logger = logging.getLogger("reactive")
+
+
+@dataclass
+class BatchResult:
+    """One batch: its snapshot's commit number, the runs it made, how many instances commits invalidated."""
+
+    ts: int
+    runs: dict[QueryInstance, QueryRun]
+    invalidated: int
+
+
+@dataclass
+class BatchWork:
+    """What a batch is asked to do besides matching commits: run these new instances."""
+
+    initial: list[QueryInstance]
+    known_writes: Mapping[int, list[TableWrite]]
+
+
+def run_batch(
+    index: ReadSetIndex[QueryInstance],
+    work: BatchWork,
+    after_ts: int | None,
+) -> BatchResult:
+    """One batch in one snapshot (blocking; on the batch thread). ``after_ts``: the previous batch's snapshot."""
+    with read_snapshot(reactive_settings.DATABASE) as connection:
+        ts = commits.current_ts(connection)
+        affected: list[QueryInstance] = []
+        if after_ts is not None and ts != after_ts:
+            writes = commits.committed_writes(connection, after_ts, ts, work.known_writes)
+            if writes is None:
+                affected = index.keys()  # the outbox no longer holds what we missed: re-run everything
+            else:
+                affected = index.affected(writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION)
+        runs: dict[QueryInstance, QueryRun] = {}
+        for instance in [*affected, *work.initial]:
+            if instance in runs:
+                continue
+            previous = instance.outcome
+            run = execute_query(instance.spec, instance.args, instance.user, instance.journal)
+            if previous is not None and previous.success and run.outcome.success and run.outcome != previous:
+                # Built here, once, for every session holding the previous value (reactive.diffs).
+                run.diff = (previous, diffs.encoded_diff(previous.value_json, run.outcome.value_json, run.value))
+            run.value = None  # only the diff needed it
+            index.put(instance, run.readset)
+            runs[instance] = run
+    return BatchResult(ts, runs, len(affected))
+
+
+class BatchThread:
+    """The thread that runs batches whenever :meth:`wake` was called since the last one started.
+
+    ``take_work`` is called on the thread at the start of each batch; ``deliver`` gets each
+    result, on the thread, in order. A failed batch is retried with backoff (its work given
+    back through ``give_back``); the database being away never stops the thread.
+    """
+
+    def __init__(
+        self,
+        index: ReadSetIndex[QueryInstance],
+        take_work: Callable[[], BatchWork],
+        give_back: Callable[[BatchWork], None],
+        deliver: Callable[[BatchResult], None],
+    ) -> None:
+        self.index = index
+        self._take_work = take_work
+        self._give_back = give_back
+        self._deliver = deliver
+        # The snapshot of the last batch: commits up to it are matched (tests may set it back).
+        self.matched_ts: int | None = None
+        self._wanted = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="reactive-batch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Ask for a batch (from any thread); wakes that come while one runs make one more."""
+        self._wanted.set()
+
+    def stop(self) -> None:
+        """Stop after the batch under way, if any (its result is not delivered)."""
+        self._stopped.set()
+        self._wanted.set()
+
+    def _main(self) -> None:
+        delay = 0.05
+        try:
+            while True:
+                self._wanted.wait()
+                if self._stopped.is_set():
+                    return
+                self._wanted.clear()
+                work = self._take_work()
+                close_old_connections()
+                try:
+                    result = run_batch(self.index, work, self.matched_ts)
+                except Exception:
+                    logger.exception("reactive: a re-run batch failed; retrying")
+                    self._give_back(work)
+                    self._stopped.wait(delay)
+                    delay = min(delay * 2, 2.0)
+                    self._wanted.set()
+                    continue
+                finally:
+                    close_old_connections()
+                delay = 0.05
+                self.matched_ts = result.ts
+                if self._stopped.is_set():
+                    return
+                self._deliver(result)
+        finally:
+            connections.close_all()  # this thread's own connections
