@@ -8,6 +8,8 @@
 - ``BaseDatabaseWrapper.commit`` / ``rollback`` / ``close`` / ``savepoint*``: the write
   buffer follows the transaction; the outbox row is written just before the commit and
   the commit number published just after it.
+- Daphne's ``WebSocketFactory.__init__`` (permessage-deflate) and ``WebSocketProtocol.serverSend``
+  (a frame is written to the socket when it is sent, not on the reactor's next turn).
 
 A write outside any transaction (autocommit) is wrapped in one, so that it and its
 outbox row commit together.
@@ -317,12 +319,45 @@ def _websocket_factory_init(original: Callable[..., Any]) -> Callable[..., Any]:
     return __init__
 
 
+# --- Daphne: frames written when sent ---------------------------------------------------------
+
+
+def _write_now(transport: Any) -> None:
+    """Write what a Twisted TCP transport buffered now, not on the reactor's next turn.
+
+    Twisted buffers every write until the reactor next polls the socket, which is after every
+    callback of the current turn: a Transition fanned out to many sessions in one turn reached
+    the first client only after the last one was framed. Only a plain, open TCP transport is
+    written (TLS wrappers and closing connections are left to the reactor); whatever the socket
+    does not take, or an error, stays with the reactor, which still watches it for writing.
+    """
+    closing: bool = getattr(transport, "disconnecting", True)
+    if closing or not getattr(transport, "connected", False):
+        return
+    do_write = getattr(transport, "doWrite", None)
+    buffered: int = getattr(transport, "_tempDataLen", 0)
+    if do_write is not None and buffered:
+        do_write()
+
+
+def _websocket_server_send(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def serverSend(self: Any, content: Any, binary: bool = False) -> None:
+        original(self, content, binary)
+        _write_now(self.transport)
+
+    return serverSend
+
+
 def _daphne_patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]]:
     try:
-        from daphne.ws_protocol import WebSocketFactory
+        from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
     except ImportError:  # served by another ASGI server: it negotiates compression itself
         return []
-    return [(WebSocketFactory, "__init__", _websocket_factory_init)]
+    return [
+        (WebSocketFactory, "__init__", _websocket_factory_init),
+        (WebSocketProtocol, "serverSend", _websocket_server_send),
+    ]
 
 
 _PATCHES: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [

@@ -1,0 +1,53 @@
+"""Daphne's WebSocket frames reach the socket when they are sent (reactive.patches._write_now)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import tcp
+from twisted.internet.selectreactor import SelectReactor
+
+from reactive import patches
+
+
+@pytest.fixture
+def connection() -> Iterator[tuple[tcp.Connection, socket.socket]]:
+    """A Twisted TCP connection over a real socket pair, on a reactor that never runs."""
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    conn = tcp.Connection(ours, None, reactor=SelectReactor())
+    conn.connected = 1
+    yield conn, theirs
+    ours.close()
+    theirs.close()
+
+
+def test_twisted_alone_keeps_a_write_until_the_reactor_turns(connection: tuple[tcp.Connection, socket.socket]) -> None:
+    conn, peer = connection
+    conn.write(b"frame")
+    with pytest.raises(BlockingIOError):
+        peer.recv(100)  # what the patch is for: nothing left before the reactor's next turn
+
+
+def test_a_buffered_write_is_written_now(connection: tuple[tcp.Connection, socket.socket]) -> None:
+    conn, peer = connection
+    conn.write(b"frame")
+    patches._write_now(conn)
+    assert peer.recv(100) == b"frame"
+    assert conn.dataBuffer == b"" and not conn._tempDataLen
+
+
+def test_a_closing_connection_is_left_to_the_reactor(connection: tuple[tcp.Connection, socket.socket]) -> None:
+    conn, peer = connection
+    conn.write(b"last words")
+    conn.disconnecting = True  # what loseConnection() sets: the reactor must see the end of the buffer
+    patches._write_now(conn)
+    with pytest.raises(BlockingIOError):
+        peer.recv(100)
+
+
+def test_daphne_server_send_is_patched() -> None:
+    assert WebSocketProtocol.serverSend.__wrapped__ is patches._originals[(WebSocketProtocol, "serverSend")]
