@@ -379,7 +379,7 @@ class Bench:
             load_before = _children_cpu(loads)
             for load in loads:
                 load.send("MARK")
-            if o.profile and system.name == "reactive":
+            if o.profile and system.name in ("reactive", "reactive-pg2"):
                 profilers = self._profile(servers[0].pid, system.name)
             writer_config = {
                 "kind": "writer",
