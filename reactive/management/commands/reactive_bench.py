@@ -32,7 +32,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--idle-clients", type=int, default=10_000, help="connections of --idle")
         parser.add_argument("--idle-duration", type=float, default=60.0, help="seconds --idle holds them")
-        parser.add_argument("--profile", action="store_true", help="py-spy the reactive server during its run (the first of the 2-process run's too)")
+        parser.add_argument(
+            "--profile",
+            action="store_true",
+            help="py-spy the reactive server during its run (the first of the 2-process run's too)",
+        )
         parser.add_argument(
             "--postgres-url",
             default="postgres://postgres@127.0.0.1:5432/postgres",
