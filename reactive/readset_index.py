@@ -18,6 +18,7 @@ an affected one (``tests/test_readset_index.py`` checks this with hypothesis).
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -92,21 +93,36 @@ class ReadSetIndex(Generic[K]):
         return key in self._readsets
 
     def put(self, key: K, readset: ReadSet) -> None:
-        """Index ``key`` under ``readset``, replacing what it was indexed under before."""
-        with self._lock:
-            self._discard(key)
-            self._readsets[key] = readset
-            if readset.reads_everything:
-                self._everything.add(key)
-            postings: list[_Posting] = []
-            for table, entries in readset.tables.items():
-                if table == ALL_TABLES:
-                    continue
+        """Index ``key`` under ``readset``, replacing what it was indexed under before.
+
+        A re-run mostly reads what it read before (a new message in, the oldest out): only the
+        postings that changed are moved.
+        """
+        postings: list[_Posting] = []
+        for table, entries in readset.tables.items():
+            if table != ALL_TABLES:
                 for entry in entries:
                     postings.extend(self._entry_postings(table, entry))
-            for posting in postings:
+        with self._lock:
+            old = self._postings.get(key)
+            if old is None:
+                added, removed = postings, []
+            else:
+                old_counts, new_counts = Counter(old), Counter(postings)
+                added = list((new_counts - old_counts).elements())
+                removed = list((old_counts - new_counts).elements())
+            # A table's "reader" postings are added first and removed last: a table whose last reader
+            # posting goes is dropped from the index.
+            for posting in sorted(removed, key=lambda p: p[1] == "reader"):
+                self._unpost(key, posting)
+            for posting in sorted(added, key=lambda p: p[1] != "reader"):
                 self._post(key, posting)
+            self._readsets[key] = readset
             self._postings[key] = postings
+            if readset.reads_everything:
+                self._everything.add(key)
+            else:
+                self._everything.discard(key)
 
     def keys(self) -> list[K]:
         """Every indexed key."""
@@ -183,7 +199,7 @@ class ReadSetIndex(Generic[K]):
         if self._readsets.pop(key, None) is None:
             return
         self._everything.discard(key)
-        for posting in reversed(self._postings.pop(key)):  # an entry's "reader" posting goes last
+        for posting in sorted(self._postings.pop(key), key=lambda p: p[1] == "reader"):  # readers last
             self._unpost(key, posting)
 
     def _candidates(self, writes: list[TableWrite], table_level: bool) -> set[K]:

@@ -71,6 +71,7 @@ def test_index_finds_exactly_the_affected_readsets(
     assert set(index.affected(batch, table_level=table_level)) == brute_force(readsets, batch, table_level)
 
 
+@settings(max_examples=300)
 @given(
     st.lists(st.tuples(st.integers(0, 5), st.one_of(st.none(), st.lists(reads, max_size=3).map(readset))), max_size=20),
     st.lists(writes, max_size=3),
