@@ -148,7 +148,7 @@ def _encode_result(value: Any) -> str:
 
 def _encode_result_value(value: Any) -> tuple[str, Any]:
     """:func:`_encode_result`, with the encoded value it dumped."""
-    encoded = values.to_wire(value)
+    encoded = values.encode(values.to_json_value(value))
     return check_result(values.dumps(encoded)), encoded
 
 

@@ -151,35 +151,6 @@ def _to_json_value(value: Any, path: str) -> Any:
     raise EncodingError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
-def to_wire(value: Any) -> Any:
-    """``encode(to_json_value(value))``, in one walk for the common types (results are mostly those)."""
-    try:
-        return _to_wire_fast(value)
-    except EncodingError:
-        return encode(to_json_value(value))  # again, for the error message with its path
-
-
-def _to_wire_fast(value: Any) -> Any:
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return value
-    if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-        return value
-    if kind is dict:
-        result = {}
-        for k, v in value.items():
-            if k not in _valid_keys:
-                _check_key(k, "")
-            inner = type(v)
-            result[k] = v if (inner is str or v is None or inner is bool) else _to_wire_fast(v)
-        return result
-    if kind is list:
-        return [_to_wire_fast(item) for item in value]
-    if kind is datetime.datetime:
-        return value.isoformat()
-    return encode(_to_json_fast(value))  # every other type (both walks are compositional)
-
-
 def encode(value: Any) -> Any:
     """Encode JSON-able Python (output of :func:`to_json_value`) into Convex JSON."""
     kind = type(value)  # the common types first, by exact type; the rest by the general rules

@@ -49,12 +49,6 @@ def test_encode_fast_path_matches_the_general_rules(value: Any) -> None:
     assert _outcome(values.encode, plain) == _outcome(values._encode, plain)
 
 
-@given(json_like)
-def test_to_wire_is_encode_of_to_json_value(value: Any) -> None:
-    expected = _outcome(lambda v: values.encode(values.to_json_value(v)), value)
-    assert _outcome(values.to_wire, value) == expected
-
-
 preds = st.builds(
     Pred,
     st.sampled_from(["a", "b", "c"]),
