@@ -47,7 +47,7 @@ class BatchResult:
 
 @dataclass
 class BatchWork:
-    """What a batch is asked to do besides matching commits: run these new instances."""
+    """The new instances a batch runs, and the write-sets of this process's commits it may match from memory."""
 
     initial: list[QueryInstance]
     known_writes: Mapping[int, list[TableWrite]]
@@ -69,17 +69,25 @@ def run_batch(
             else:
                 affected = index.affected(writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION)
         runs: dict[QueryInstance, QueryRun] = {}
+        # Re-indexed (and remembered) only once every run succeeded: a batch that fails half-way is retried
+        # against the read-sets its commits must be matched with, those of the runs before it.
         for instance in [*affected, *work.initial]:
             if instance in runs:
                 continue
-            previous = instance.outcome
-            run = execute_query(instance.spec, instance.args, instance.user, instance.journal)
+            # The last run this thread made, which the loop may not have applied yet: its page end is the one to
+            # keep (reactive.pagination), and by the time this run is applied, its value is what clients hold.
+            last = instance.last_run
+            previous = None if last is None else last.outcome
+            journal = instance.journal if last is None else last.journal
+            run = execute_query(instance.spec, instance.args, instance.user, journal)
             if previous is not None and previous.success and run.outcome.success and run.outcome != previous:
                 # Built here, once, for every session holding the previous value (reactive.diffs).
                 run.diff = (previous, diffs.encoded_diff(previous.value_json, run.outcome.value_json, run.value))
             run.value = None  # only the diff needed it
-            index.put(instance, run.readset)
             runs[instance] = run
+    for instance, run in runs.items():
+        index.put(instance, run.readset)
+        instance.last_run = run
     return BatchResult(ts, runs, len(affected))
 
 
@@ -128,23 +136,27 @@ class BatchThread:
                 if self._stopped.is_set():
                     return
                 self._wanted.clear()
-                work = self._take_work()
-                close_old_connections()
                 try:
-                    result = run_batch(self.index, work, self.matched_ts)
-                except Exception:
+                    self._batch()
+                    delay = 0.05
+                except Exception:  # the database, or a bug: the thread must live on
                     logger.exception("reactive: a re-run batch failed; retrying")
-                    self._give_back(work)
                     self._stopped.wait(delay)
                     delay = min(delay * 2, 2.0)
                     self._wanted.set()
-                    continue
-                finally:
-                    close_old_connections()
-                delay = 0.05
-                self.matched_ts = result.ts
-                if self._stopped.is_set():
-                    return
-                self._deliver(result)
         finally:
             connections.close_all()  # this thread's own connections
+
+    def _batch(self) -> None:
+        work = self._take_work()
+        close_old_connections()
+        try:
+            result = run_batch(self.index, work, self.matched_ts)
+        except BaseException:
+            self._give_back(work)
+            raise
+        finally:
+            close_old_connections()
+        self.matched_ts = result.ts
+        if not self._stopped.is_set():
+            self._deliver(result)

@@ -67,6 +67,8 @@ class QueryInstance:
     runs: int = 0
     identity_read: bool = False
     subscribers: dict[Session, set[int]] = field(default_factory=dict)
+    # Owned by the batch thread: the last run it made, applied on the loop later (reactive.batches).
+    last_run: QueryRun | None = None
 
     @property
     def ready(self) -> bool:
@@ -82,9 +84,9 @@ class QueryInstance:
         if changed:
             previous = self.outcome
             self.previous_value_json = previous.value_json if previous is not None and previous.success else None
-            # The batch built the diff from the outcome it saw; a batch that ran before an earlier one was
-            # applied saw an older one, and then the diff is built again when a session needs it.
-            self._diff = (run.diff[1],) if run.diff is not None and run.diff[0] is previous else None
+            # The batch built the diff from the last value it had computed, which batches applied in order make
+            # the previous one; should they differ (an apply failed), the diff is built again when needed.
+            self._diff = (run.diff[1],) if run.diff is not None and run.diff[0] == previous else None
             self.outcome = run.outcome
             self.version += 1
         return changed

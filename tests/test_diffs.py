@@ -11,6 +11,10 @@ from hypothesis import strategies as st
 
 from demo_project.chat.models import Channel, Message
 from reactive import diffs
+from reactive.execution import Outcome, QueryRun
+from reactive.functions import Kind, lookup
+from reactive.readsets import ReadSet
+from reactive.subscriptions import QueryInstance
 from reactive.testing import ReactiveCommunicator
 
 item = st.fixed_dictionaries({"_id": st.integers(0, 30), "body": st.sampled_from(["a", "b", "c"])})
@@ -50,6 +54,29 @@ def test_values_that_are_not_keyed_lists_go_whole() -> None:
     assert diffs.compute([1, 2], [1, 2, 3]) is None
     assert diffs.compute([{"_id": 1}, {"_id": 1}], []) is None
     assert diffs.encoded_diff("[]", '[{"_id":1}]') is None  # not smaller than the value
+
+
+def _instance_with(value: list[dict[str, object]]) -> QueryInstance:
+    instance = QueryInstance(("q", "{}", None), lookup("messages:list", Kind.QUERY), {}, None)
+    instance.apply(QueryRun(Outcome(True, json.dumps(value)), ReadSet(), False))
+    return instance
+
+
+def test_a_diff_built_by_the_batch_is_used_only_against_the_value_it_was_built_from() -> None:
+    old = [{"_id": i, "body": "x"} for i in range(20)]
+    new = [*old[1:], {"_id": 20, "body": "y"}]
+    expected = diffs.encoded_diff(json.dumps(old), json.dumps(new))
+    assert expected is not None
+    instance = _instance_with(old)
+    base = instance.outcome
+    assert base is not None
+    instance.apply(QueryRun(Outcome(True, json.dumps(new)), ReadSet(), False, diff=(base, "precomputed")))
+    assert instance.diff_from_previous() == "precomputed"
+    # A diff built from another value than the one clients hold is not used: it is built again.
+    instance = _instance_with(old)
+    stale = Outcome(True, "[]")
+    instance.apply(QueryRun(Outcome(True, json.dumps(new)), ReadSet(), False, diff=(stale, "from an older value")))
+    assert instance.diff_from_previous() == expected
 
 
 @pytest.mark.django_db(transaction=True)
