@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import procstat
-from .servers import REPO_ROOT, Database, Server, run_db_tool
+from .servers import REPO_ROOT, Database, Server, child_setup, cpu_plan, run_db_tool
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 
@@ -106,6 +106,7 @@ class Options:
     idle_duration: float = 60.0
     idle_procs: int = 4
     profile: bool = False
+    pin: bool = True  # each server process on a core of its own, the load generators on the others (servers.cpu_plan)
     postgres_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/1"
     out: Path = RESULTS_DIR
@@ -128,7 +129,7 @@ def _default_log(line: str) -> None:
 class LoadProcess:
     """A ``python -m bench.loadgen`` child; its stdout lines are read by a thread."""
 
-    def __init__(self, config: dict[str, Any], workdir: Path, name: str) -> None:
+    def __init__(self, config: dict[str, Any], workdir: Path, name: str, cpus: frozenset[int] | None = None) -> None:
         self.name = name
         self.config_path = workdir / f"{name}.json"
         self.out_path = workdir / f"{name}.out.json"
@@ -143,6 +144,7 @@ class LoadProcess:
             stderr=self.stderr,
             text=True,
             bufsize=1,
+            preexec_fn=child_setup(cpus),
         )
         self.progress: tuple[int, int] = (0, 0)
         self.ready: tuple[int, int] | None = None
@@ -319,8 +321,9 @@ class Bench:
         if system.processes > 1 or system.database == "postgres":
             env["BENCH_REDIS_URL"] = self.o.redis_url
         env.update(extra_env or {})
+        cpus = cpu_plan(system.processes, self.o.pin)[0]
         servers = [
-            Server(system.app, database_url, self.workdir / f"{system.name}-server-{i}.log", env)
+            Server(system.app, database_url, self.workdir / f"{system.name}-server-{i}.log", env, cpus[i])
             for i in range(system.processes)
         ]
         for server in servers:
@@ -351,6 +354,7 @@ class Bench:
         database_url = database.fresh()
         self.log(f"==> [{system.name}] {system.title}: {o.clients} clients, {o.rate:g} mutations/s, {o.duration:g} s")
         servers = self._servers(system, database_url)
+        load_cpus = cpu_plan(system.processes, o.pin)[1]
         loads: list[LoadProcess] = []
         profilers: list[subprocess.Popen[bytes]] = []
         try:
@@ -369,7 +373,7 @@ class Bench:
                     "connect_concurrency": 32,
                     "finals": o.finals,
                 }
-                loads.append(LoadProcess(config, self.workdir, f"{system.name}-clients-{p}"))
+                loads.append(LoadProcess(config, self.workdir, f"{system.name}-clients-{p}", load_cpus))
             ready, failed = self._wait_ready(system.name, loads, o.clients, sampler)
             time.sleep(1.0)
             rss_connected = sampler.rss()
@@ -393,7 +397,7 @@ class Bench:
                 "mode": system.writer,
                 "cycle": o.cycle_channels,
             }
-            writer = LoadProcess(writer_config, self.workdir, f"{system.name}-writer")
+            writer = LoadProcess(writer_config, self.workdir, f"{system.name}-writer", load_cpus)
             loads.append(writer)
             started = time.time()
             last = 0.0

@@ -38,7 +38,12 @@ def markdown(results: dict[str, Any]) -> str:
         "# reactive benchmark",
         "",
         f"{results['started']}, commit {results.get('commit', '?')}, {results['machine']['cpus']} CPUs, "
-        f"Python {results['machine']['python']}; {results['elapsed_seconds']:.0f} s in all.",
+        f"Python {results['machine']['python']}; {results['elapsed_seconds']:.0f} s in all. "
+        + (
+            "Each server process pinned to a core of its own, load generators on the others."
+            if o.get("pin", False)
+            else "Processes not pinned to CPUs (--no-pin)."
+        ),
         "",
         f'Workload "chat": {o["clients"]:,} clients over {o["channels"]} channels (each subscribed to its '
         f"channel's `messages:list` and to `users:list`), `messages:send` at {o['rate']:g}/s to random channels "

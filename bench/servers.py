@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +35,34 @@ def _raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def child_setup(cpus: frozenset[int] | None) -> Callable[[], None]:
+    """What a child process runs before ``exec``: more file descriptors, and its CPUs (None: any)."""
+
+    def setup() -> None:
+        _raise_fd_limit()
+        if cpus:
+            os.sched_setaffinity(0, cpus)  # inherited by every thread the process starts
+
+    return setup
+
+
+def cpu_plan(servers: int, pin: bool) -> tuple[list[frozenset[int] | None], frozenset[int] | None]:
+    """CPUs for each server process and for the load generators.
+
+    Pinned, each server process keeps one core (the last ones) and the load generators get the rest,
+    when any is left; unpinned (or on one CPU), every process may run anywhere. A Daphne process runs
+    Python on one core at a time anyway (the GIL); pinned, its threads share that core's caches
+    instead of being moved between cores by the scheduler (docs/performance.md measures the effect).
+    """
+    available = sorted(os.sched_getaffinity(0))
+    if not pin or len(available) < 2:
+        return [None] * servers, None
+    pinned = [frozenset({available[-1 - i % len(available)]}) for i in range(servers)]
+    rest = frozenset(available) - frozenset().union(*pinned)
+    plan: list[frozenset[int] | None] = list(pinned)
+    return plan, rest or None
 
 
 def django_env(database_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -133,8 +162,16 @@ class Database:
 class Server:
     """One Daphne process serving ``app`` on 127.0.0.1."""
 
-    def __init__(self, app: str, database_url: str, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        app: str,
+        database_url: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cpus: frozenset[int] | None = None,
+    ) -> None:
         self.app = app
+        self.cpus = cpus
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
@@ -158,7 +195,7 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_raise_fd_limit,
+            preexec_fn=child_setup(self.cpus),
         )
         deadline = time.monotonic() + timeout
         while True:

@@ -42,6 +42,11 @@ class Command(BaseCommand):
             default="postgres://postgres@127.0.0.1:5432/postgres",
             help="PostgreSQL server for the 2-process run (a scratch database reactive_bench is created/dropped)",
         )
+        parser.add_argument(
+            "--no-pin",
+            action="store_true",
+            help="let the scheduler move server processes between CPUs (default: one core each, load elsewhere)",
+        )
         parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1", help="Redis for the 2-process run")
         parser.add_argument("--out", default=None, help="output directory (default bench/results)")
         parser.add_argument("--label", default="", help="suffix of the output file names")
@@ -68,6 +73,7 @@ class Command(BaseCommand):
             idle_clients=options["idle_clients"],
             idle_duration=options["idle_duration"],
             profile=options["profile"],
+            pin=not options["no_pin"],
             postgres_url=options["postgres_url"],
             redis_url=options["redis_url"],
             out=Path(options["out"]) if options["out"] else RESULTS_DIR,
