@@ -43,6 +43,7 @@ class BatchResult:
     ts: int
     runs: dict[QueryInstance, QueryRun]
     invalidated: int
+    number: int = 0  # batches are numbered as they start (BatchThread.started)
 
 
 @dataclass
@@ -112,6 +113,8 @@ class BatchThread:
         self._deliver = deliver
         # The snapshot of the last batch: commits up to it are matched (tests may set it back).
         self.matched_ts: int | None = None
+        # Batches started so far: a batch numbered above a value read at some moment took its snapshot after it.
+        self.started = 0
         self._wanted = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._main, name="reactive-batch", daemon=True)
@@ -127,6 +130,11 @@ class BatchThread:
         """Stop after the batch under way, if any (its result is not delivered)."""
         self._stopped.set()
         self._wanted.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) for the thread to end, after :meth:`stop`."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _main(self) -> None:
         delay = 0.05
@@ -148,6 +156,8 @@ class BatchThread:
             connections.close_all()  # this thread's own connections
 
     def _batch(self) -> None:
+        self.started += 1
+        number = self.started
         work = self._take_work()
         close_old_connections()
         try:
@@ -157,6 +167,7 @@ class BatchThread:
             raise
         finally:
             close_old_connections()
+        result.number = number
         self.matched_ts = result.ts
         if not self._stopped.is_set():
             self._deliver(result)

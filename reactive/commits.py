@@ -87,15 +87,15 @@ def flush(connection: BaseDatabaseWrapper) -> int | None:
     from .patches import internal_sql
 
     buffer = buffer_for(connection)
-    if not buffer.entries:
+    pending = buffer.pending
+    if not pending:
         return None
-    payload = encode_writes(buffer.entries)
+    payload = encode_writes(pending)
     with internal_sql(), connection.cursor() as cursor:
         cursor.execute(_TAKE_TS)
         ts = int(cursor.fetchone()[0])
         cursor.execute(_INSERT_OUTBOX, [ts, payload, timezone.now()])
-    buffer.entries.clear()
-    buffer.savepoints.clear()
+    buffer.flushed_upto = len(buffer.entries)
     # This process's batches match this commit without reading the row back (see committed_writes).
     buffer.flushed[ts] = decode_writes(payload)
     return ts

@@ -279,15 +279,17 @@ def execute_mutation(
         _log_unexpected(spec, exc)
         outcome = Outcome.failure(exc)
     if key is not None:
-        _record_failure(*key, outcome)
+        # A request that already has an outcome keeps it: this run failed because it ran again.
+        return _record_failure(*key, outcome)
     return outcome
 
 
-def _record_failure(session_id: str, request_id: int, outcome: Outcome) -> None:
+def _record_failure(session_id: str, request_id: int, outcome: Outcome) -> Outcome:
+    """Record ``outcome`` as the request's failure, unless it has an outcome already; returns the one that stands."""
     from .models import MutationRecord
 
     try:
-        MutationRecord.objects.using(reactive_settings.DATABASE).get_or_create(
+        _record, created = MutationRecord.objects.using(reactive_settings.DATABASE).get_or_create(
             session_id=session_id,
             request_id=request_id,
             defaults={
@@ -299,6 +301,10 @@ def _record_failure(session_id: str, request_id: int, outcome: Outcome) -> None:
         )
     except Exception:
         logger.exception("reactive: could not record the failure of mutation %s/%s", session_id, request_id)
+        return outcome
+    if created:
+        return outcome
+    return _stored_outcome(session_id, request_id) or outcome
 
 
 def run_action_sync(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:

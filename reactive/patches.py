@@ -229,7 +229,7 @@ def _commit(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def commit(self: BaseDatabaseWrapper) -> Any:
         buffer = writes.buffer_for(self)
-        if buffer.entries and writes.captures(self):
+        if buffer.pending and writes.captures(self):
             commits.flush(self)
         committed = dict(buffer.flushed)
         try:
@@ -331,13 +331,16 @@ def _write_now(transport: Any) -> None:
     written (TLS wrappers and closing connections are left to the reactor); whatever the socket
     does not take, or an error, stays with the reactor, which still watches it for writing.
     """
-    closing: bool = getattr(transport, "disconnecting", True)
-    if closing or not getattr(transport, "connected", False):
+    from twisted.internet import tcp
+
+    # Exactly a TCP connection: a wrapper (TLS) forwards unknown attributes to the connection under it,
+    # whose state it does not share.
+    if not isinstance(transport, tcp.Connection) or not transport.connected:
         return
-    do_write = getattr(transport, "doWrite", None)
-    buffered: int = getattr(transport, "_tempDataLen", 0)
-    if do_write is not None and buffered:
-        do_write()
+    if transport.disconnecting or transport._writeDisconnecting or not transport._tempDataLen:
+        return
+    if transport.doWrite() is not None:
+        transport.startWriting()  # an error: the reactor finds it on its next turn and closes the connection
 
 
 def _websocket_server_send(original: Callable[..., Any]) -> Callable[..., Any]:

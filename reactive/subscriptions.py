@@ -125,7 +125,8 @@ class SubscriptionManager:
         self.batches = BatchThread(self.index, self._take_work, self._give_back, self._deliver)
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
-        self.batches_run = 0
+        # The number of the last batch applied (BatchThread.started counts them as they start).
+        self.applied_batch = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -150,6 +151,8 @@ class SubscriptionManager:
         if self._tasks:
             # A channel layer may take a moment to unwind a blocking receive; never hang on it.
             await asyncio.wait(self._tasks, timeout=2.0)
+        # Let a batch under way finish with the database (bounded: a stuck query must not hang a shutdown).
+        await asyncio.to_thread(self.batches.join, 2.0)
 
     # --- notifications (from any thread) --------------------------------------------------
 
@@ -175,8 +178,9 @@ class SubscriptionManager:
 
     def _take_work(self) -> BatchWork:
         with self._lock:
+            # Every new instance is taken: one whose subscribers all left has nobody to run for.
             initial = [i for i in self._initial if i.subscribers]
-            self._initial.difference_update(initial)
+            self._initial.clear()
             return BatchWork(initial, dict(self._local_writes))
 
     def _give_back(self, work: BatchWork) -> None:
@@ -209,14 +213,17 @@ class SubscriptionManager:
         user_key = (spec.name, cargs, identity_key(session.user))
         shared_key = (spec.name, cargs, None)
         instance = self.instances.get(user_key) or self.instances.get(shared_key)
+        created = instance is None
         if instance is None:
             instance = QueryInstance(shared_key, spec, args, session.user, journal=journal)
             self.instances[shared_key] = instance
+            metrics.LIVE_INSTANCES.set(len(self.instances))
+        # Subscribed before the batch thread can see it: a new instance without subscribers is not run.
+        instance.subscribers.setdefault(session, set()).add(query_id)
+        if created:
             with self._lock:
                 self._initial.add(instance)
-            metrics.LIVE_INSTANCES.set(len(self.instances))
             self.batches.wake()
-        instance.subscribers.setdefault(session, set()).add(query_id)
         return instance
 
     def detach(self, session: Session, query_id: int, instance: QueryInstance) -> None:
@@ -255,6 +262,10 @@ class SubscriptionManager:
             for query_id in list(ids):
                 session.reattach(query_id)
         if existing is not None and existing is not instance:
+            # Replaced at its key: its own detach would no longer find it there, so forget it here.
+            self.index.discard(existing)
+            with self._lock:
+                self._initial.discard(existing)
             for session, ids in list(existing.subscribers.items()):
                 for query_id in list(ids):
                     session.reattach(query_id)
@@ -277,26 +288,27 @@ class SubscriptionManager:
                     logger.warning("reactive: pruning the outbox failed; will retry", exc_info=True)
 
     def _apply(self, result: BatchResult) -> None:
-        """Take a batch's results (on the loop, in batch order) and move the sessions to its snapshot."""
+        """Take a batch's results (on the loop, in batch order) and move the sessions to its snapshot.
+
+        A failure (a bug) is logged and contained to the instance or session it happened in, so that the
+        others, and later batches, are still applied.
+        """
         if self._closed:
             return
-        try:
-            self._apply_runs(result)
-        except Exception:  # a bug here must not stop later batches from being applied
-            logger.exception("reactive: applying a re-run batch failed")
-
-    def _apply_runs(self, result: BatchResult) -> None:
-        self.batches_run += 1
+        self.applied_batch = result.number
         changed: list[QueryInstance] = []
         for instance, run in result.runs.items():
             if self.instances.get(instance.key) is not instance:
                 self.index.discard(instance)  # every subscriber left while it ran
                 continue
-            metrics.QUERY_RUNS.labels(instance.spec.name).inc()
-            if instance.apply(run):
-                changed.append(instance)
-            if instance.key[2] is None and run.identity_read:
-                self._split_by_identity(instance)
+            try:
+                metrics.QUERY_RUNS.labels(instance.spec.name).inc()
+                if instance.apply(run):
+                    changed.append(instance)
+                if instance.key[2] is None and run.identity_read:
+                    self._split_by_identity(instance)
+            except Exception:
+                logger.exception("reactive: applying the result of %s failed", instance.spec.name)
         metrics.INVALIDATIONS.inc(result.invalidated)
         self.applied_ts = result.ts
         sessions = set(self._waiting)
@@ -304,7 +316,10 @@ class SubscriptionManager:
         for instance in changed:
             sessions.update(instance.subscribers)
         for session in sessions:
-            session.flush()
+            try:
+                session.flush()
+            except Exception:
+                logger.exception("reactive: sending a Transition failed")
 
 
 _managers: dict[asyncio.AbstractEventLoop, SubscriptionManager] = {}

@@ -29,31 +29,48 @@ MAX_ROWS_PER_STATEMENT = 1000
 
 @dataclass
 class WriteBuffer:
-    """The uncommitted writes of one connection's current transaction."""
+    """The uncommitted writes of one connection's current transaction.
+
+    A flush (:func:`reactive.commits.flush`) stores ``entries[flushed_upto:]`` in an outbox row under a new
+    commit number; the entries stay until the transaction ends, because a savepoint rolled back past a
+    flush takes that outbox row (and the number) back with it, and what it held must be flushed again.
+    """
 
     entries: list[TableWrite] = field(default_factory=list)
-    savepoints: list[tuple[str, int]] = field(default_factory=list)
-    # Commit numbers already taken in this transaction (flushed to the outbox), with the write-set
-    # each one stored, as decoded from the outbox row (what any process reading that row sees).
+    flushed_upto: int = 0  # entries[:flushed_upto] are in outbox rows of this transaction
+    # (savepoint id, len(entries), len(flushed), flushed_upto), as they were when the savepoint was taken
+    savepoints: list[tuple[str, int, int, int]] = field(default_factory=list)
+    # Commit numbers already taken in this transaction, with the write-set each one stored, as decoded
+    # from the outbox row (what any process reading that row sees).
     flushed: dict[int, list[TableWrite]] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> list[TableWrite]:
+        """Entries not in an outbox row yet."""
+        return self.entries[self.flushed_upto :]
 
     def reset(self) -> None:
         self.entries.clear()
+        self.flushed_upto = 0
         self.savepoints.clear()
         self.flushed.clear()
 
     def mark(self, sid: str) -> None:
-        self.savepoints.append((sid, len(self.entries)))
+        self.savepoints.append((sid, len(self.entries), len(self.flushed), self.flushed_upto))
 
     def rollback_to(self, sid: str) -> None:
-        for index, (mark_sid, length) in enumerate(self.savepoints):
+        for index, (mark_sid, length, taken, flushed_upto) in enumerate(self.savepoints):
             if mark_sid == sid:
                 del self.entries[length:]
+                # Commit numbers taken after the savepoint went back to the clock, with their outbox rows.
+                for ts in list(self.flushed)[taken:]:
+                    del self.flushed[ts]
+                self.flushed_upto = flushed_upto
                 del self.savepoints[index + 1 :]
                 return
 
     def release(self, sid: str) -> None:
-        for index, (mark_sid, _length) in enumerate(self.savepoints):
+        for index, (mark_sid, _length, _taken, _flushed_upto) in enumerate(self.savepoints):
             if mark_sid == sid:
                 del self.savepoints[index:]
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 
 import pytest
@@ -65,6 +66,45 @@ def test_a_commit_keeps_the_write_set_its_outbox_row_holds() -> None:
         partial = {start + 2: kept[start + 2]}
         assert commits.committed_writes(connection, start, start + 2, partial) == [*kept[start + 1], *kept[start + 2]]
     assert len(queries) == 1
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_savepoint_rolled_back_past_a_flush_takes_its_commit_number_back() -> None:
+    """A flush inside a savepoint that then rolls back (a nested mutation failing) publishes nothing stale:
+    what the outer transaction wrote before it is flushed again at the real commit, under the real number."""
+    start = commits.current_ts()
+    connection = commits.connections["default"]
+    published: list[dict[int, list[object]]] = []
+    real_publish = bus.publish
+
+    def spy(ts: int, writes: dict[int, list[object]] | None = None) -> None:
+        published.append(dict(writes or {}))
+        real_publish(ts, writes)  # type: ignore[arg-type]
+
+    bus.publish = spy  # type: ignore[assignment]
+    try:
+        with transaction.atomic():
+            Channel.objects.create(name="outer")
+            with contextlib.suppress(Boom), transaction.atomic():
+                Channel.objects.create(name="inner")
+                assert commits.flush(connection) == start + 1  # both writes, under start + 1 ...
+                raise Boom  # ... which the savepoint rollback returns to the clock
+        with contextlib.suppress(Boom), transaction.atomic():
+            with transaction.atomic():
+                Channel.objects.create(name="gone")
+                commits.flush(connection)
+            raise Boom
+    finally:
+        bus.publish = real_publish  # type: ignore[assignment]
+    assert commits.current_ts() == start + 1
+    assert len(published) == 1 and list(published[0]) == [start + 1]
+    assert published[0][start + 1] == commits.committed_writes(connection, start, start + 1)
+    names = [w.new for w in published[0][start + 1]]
+    assert any(p.column == "name" and p.value == "outer" for image in names if image for p in image)
+    assert not any(p.column == "name" and p.value == "inner" for image in names if image for p in image)
 
 
 def test_prune_respects_retention_and_keeps_the_newest_row() -> None:

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import pytest
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import tcp
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.selectreactor import SelectReactor
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 
 from reactive import patches
 
@@ -45,6 +47,17 @@ def test_a_closing_connection_is_left_to_the_reactor(connection: tuple[tcp.Conne
     conn.write(b"last words")
     conn.disconnecting = True  # what loseConnection() sets: the reactor must see the end of the buffer
     patches._write_now(conn)
+    with pytest.raises(BlockingIOError):
+        peer.recv(100)
+
+
+def test_a_wrapped_transport_is_left_to_the_reactor(connection: tuple[tcp.Connection, socket.socket]) -> None:
+    """TLS wraps the TCP connection and forwards unknown attributes to it, but not its state: hands off."""
+    conn, peer = connection
+    wrapper = ProtocolWrapper(WrappingFactory(Factory()), Protocol())
+    wrapper.transport = conn
+    conn.write(b"frame")
+    patches._write_now(wrapper)
     with pytest.raises(BlockingIOError):
         peer.recv(100)
 

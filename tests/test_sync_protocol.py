@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
-from demo_project.chat.models import Message, Notification
+from demo_project.chat.models import Channel, Message, Notification
 from demo_project.shop.models import Order, Payment
 from reactive import tokens
 from reactive.models import MutationRecord
@@ -71,6 +71,17 @@ async def test_resent_mutation_runs_once_even_after_reconnect() -> None:
         assert await sync_to_async(Message.objects.filter(body="once").count)() == 1
         assert await sync_to_async(MutationRecord.objects.count)() == 1
         await second.close()
+
+
+async def test_a_resent_mutation_that_would_now_fail_still_gets_its_stored_outcome() -> None:
+    """On a first connection the request runs again (no lookup first); its failure must not replace the success."""
+    client = ReactiveCommunicator()
+    await client.connect()
+    first = await client.mutation("channels:create", {"name": "once"}, request_id=3)
+    again = await client.mutation("channels:create", {"name": "once"}, request_id=3)  # would fail: name taken
+    assert first["success"] and again == first
+    assert await sync_to_async(Channel.objects.filter(name="once").count)() == 1
+    await client.close()
 
 
 async def test_mutations_of_one_connection_run_in_order() -> None:

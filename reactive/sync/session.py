@@ -85,9 +85,10 @@ class Session:
         self._removed: list[int] = []
         self._awaited_ts = 0
         # A reconnecting client's maxObservedTimestamp: no Transition goes below it (see flush), for at
-        # most until the manager has run this many batches (a bogus value must not keep the session waiting).
+        # most until a batch started after the Connect has been applied (a bogus value must not keep the
+        # session waiting): batches are numbered as they start, and this is how many had started then.
         self._floor_ts = 0
-        self._floor_until_batch = 0
+        self._floor_after_batch = 0
         self.mutation_running = False
         self._deferred = False
         self.closed = False
@@ -103,9 +104,10 @@ class Session:
         self.extensions = message.extensions
         if message.max_observed_ts:
             # The client saw results at this ts, perhaps from another process: never show it older ones.
-            # The clock is already past it, so the first batch that starts from now on reaches it.
+            # The clock is already past it, so the first batch that starts from now on reaches it (results of
+            # batches that started before may still be on their way to the loop).
             self._floor_ts = message.max_observed_ts
-            self._floor_until_batch = self.manager.batches_run + 2
+            self._floor_after_batch = self.manager.batches.started
             self.await_ts(message.max_observed_ts)
 
     def modify_query_set(self, message: protocol.ModifyQuerySet) -> None:
@@ -211,7 +213,7 @@ class Session:
             return
         ts = max(ts, self.sent[2])
         if ts < self._floor_ts:
-            if self.manager.batches_run < self._floor_until_batch:
+            if self.manager.applied_batch <= self._floor_after_batch:
                 self.manager.wait_for_batch(self, wake=True)
                 return
             self._floor_ts = 0  # batches ran and none got there: the client's timestamp was not a real one
