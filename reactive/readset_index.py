@@ -89,9 +89,6 @@ class ReadSetIndex(Generic[K]):
     def __len__(self) -> int:
         return len(self._readsets)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._readsets
-
     def put(self, key: K, readset: ReadSet) -> None:
         """Index ``key`` under ``readset``, replacing what it was indexed under before.
 

@@ -28,7 +28,7 @@ from .conf import reactive_settings
 from .execution import Outcome, QueryRun
 from .functions import FunctionSpec
 from .readset_index import ReadSetIndex
-from .readsets import ReadSet, TableWrite
+from .readsets import TableWrite
 from .threads import run_sync
 
 if TYPE_CHECKING:
@@ -61,11 +61,9 @@ class QueryInstance:
     # The value of the previous version, and the diff from it (built once, for every session).
     previous_value_json: str | None = None
     _diff: tuple[str | None] | None = None
-    readset: ReadSet = field(default_factory=ReadSet)
     version: int = 0
     serial: int = field(default_factory=lambda: next(_serials))
     runs: int = 0
-    identity_read: bool = False
     subscribers: dict[Session, set[int]] = field(default_factory=dict)
     # Owned by the batch thread: the last run it made, applied on the loop later (reactive.batches).
     last_run: QueryRun | None = None
@@ -77,8 +75,6 @@ class QueryInstance:
     def apply(self, run: QueryRun) -> bool:
         """Store a run's result; True when what clients see changed."""
         self.runs += 1
-        self.readset = run.readset
-        self.identity_read = run.identity_read
         changed = self.outcome != run.outcome or self.journal != run.journal
         self.journal = run.journal
         if changed:
