@@ -51,4 +51,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # DRF's token keys are accepted by reactive.tokens when this app is installed (tests/test_security_auth.py).
-INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "tests.recall"]  # noqa: F405
