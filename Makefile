@@ -100,7 +100,19 @@ test-js: $(BIN)/.installed tests/js/node_modules/.installed
 	@echo "==> node --test tests/js/ (the bundled client against a real server)"
 	node --test tests/js/
 
-test: lint typecheck pytest-sqlite test-js pytest-postgres
+# Django's own test suite (its ORM, transaction and backend apps) with reactive installed: on SQLite, on SQLite with
+# every test inside reactive's read tracking, and on PostgreSQL (tests/django_suite/run.py; the source distribution
+# of the installed Django is fetched once into .cache/). DJANGO_SUITE_APPS="basic update" runs only those apps.
+.PHONY: django-suite
+django-suite: $(BIN)/.installed
+	@echo "==> Django's own tests with reactive installed, on SQLite"
+	$(BIN)/python tests/django_suite/run.py --settings reactive_sqlite --parallel 2 --noinput
+	@echo "==> Django's own tests with reactive installed, on SQLite, every test inside read tracking"
+	$(BIN)/python tests/django_suite/run.py --settings reactive_sqlite --tracked --parallel 2 --noinput
+	@echo "==> Django's own tests with reactive installed, on PostgreSQL"
+	$(BIN)/python tests/django_suite/run.py --settings reactive_postgres --parallel 2 --noinput
+
+test: lint typecheck pytest-sqlite test-js pytest-postgres django-suite
 
 clean:
 	rm -rf $(VENV) tests/interop/node_modules $(FRONTEND)/node_modules $(BUNDLE) $(BUNDLE).map db.sqlite3*

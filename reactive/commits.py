@@ -9,9 +9,10 @@ misses a notification reads the outbox; numbers are contiguous, so a gap is visi
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from django.db import connections
@@ -82,16 +83,29 @@ def decode_writes(text: str) -> list[TableWrite]:
 # --- the clock and the outbox ------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def bookkeeping_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
+    """A cursor for reactive's own statements: the driver's, so ``connection.queries``, ``assertNumQueries``,
+    execute wrappers and reactive's own hooks never see them (the host's code is counted for its own SQL only).
+    Parameters use Django's ``%s`` style on every backend.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = connection.create_cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
 def flush(connection: BaseDatabaseWrapper) -> int | None:
     """Write the buffered write-set to the outbox under a new commit number (inside the transaction)."""
-    from .patches import internal_sql
-
     buffer = buffer_for(connection)
     pending = buffer.pending
     if not pending:
         return None
     payload = encode_writes(pending)
-    with internal_sql(), connection.cursor() as cursor:
+    with bookkeeping_cursor(connection) as cursor:
         cursor.execute(_TAKE_TS)
         ts = int(cursor.fetchone()[0])
         cursor.execute(_INSERT_OUTBOX, [ts, payload, timezone.now()])
@@ -103,10 +117,8 @@ def flush(connection: BaseDatabaseWrapper) -> int | None:
 
 def current_ts(connection: BaseDatabaseWrapper | None = None) -> int:
     """The newest commit number visible to ``connection`` (0 before the first commit)."""
-    from .patches import internal_sql
-
     connection = connection or connections[reactive_settings.DATABASE]
-    with internal_sql(), connection.cursor() as cursor:
+    with bookkeeping_cursor(connection) as cursor:
         cursor.execute("SELECT ts FROM reactive_commit_clock WHERE id = 1")
         row = cursor.fetchone()
     return int(row[0]) if row else 0
@@ -123,15 +135,13 @@ def committed_writes(
     ``known``: write-sets this process already has (its own commits, as :func:`flush` stored
     them); when it holds every one of the range, the outbox is not read.
     """
-    from .patches import internal_sql
-
     if upto <= after:
         return []
     if known is not None and upto - after <= len(known):
         found = [known.get(ts) for ts in range(after + 1, upto + 1)]
         if all(writes is not None for writes in found):
             return [write for writes in found for write in writes or ()]
-    with internal_sql(), connection.cursor() as cursor:
+    with bookkeeping_cursor(connection) as cursor:
         cursor.execute(
             "SELECT ts, writes FROM reactive_outbox WHERE ts > %s AND ts <= %s ORDER BY ts",
             [after, upto],
@@ -150,13 +160,11 @@ def prune(now: datetime.datetime | None = None) -> tuple[int, int]:
 
     The newest outbox row is always kept, so the clock's value stays visible in the outbox.
     """
-    from .patches import internal_sql
-
     now = now or timezone.now()
     outbox_cutoff = now - datetime.timedelta(seconds=reactive_settings.OUTBOX_RETENTION)
     mutation_cutoff = now - datetime.timedelta(seconds=reactive_settings.MUTATION_RETENTION)
     connection = connections[reactive_settings.DATABASE]
-    with internal_sql(), connection.cursor() as cursor:
+    with bookkeeping_cursor(connection) as cursor:
         cursor.execute(
             "DELETE FROM reactive_outbox WHERE created_at < %s AND ts < (SELECT MAX(ts) FROM reactive_outbox)",
             [outbox_cutoff],

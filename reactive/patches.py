@@ -24,21 +24,21 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import EmptyResultSet
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models.sql import compiler as sql_compiler
-from django.db.models.sql.constants import MULTI, SINGLE
+from django.db.models.sql.constants import MULTI, ROW_COUNT, SINGLE
 
 from . import commits, tracking, writes
 from .errors import ReadOnlyError
 from .readsets import TableRead
+from .sqltext import is_write_sql
 
 logger = logging.getLogger("reactive")
 
 # While a compiler runs: the list collecting the SQL it sends (so raw-cursor hooks skip it).
 _in_compiler: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("reactive_in_compiler", default=None)
-_internal: contextvars.ContextVar[bool] = contextvars.ContextVar("reactive_internal", default=False)
 _migrating = False
 _originals: dict[tuple[type, str], Callable[..., Any]] = {}
 
@@ -54,16 +54,6 @@ def set_migrating(value: bool) -> None:
 
 
 @contextlib.contextmanager
-def internal_sql() -> Iterator[None]:
-    """SQL of reactive's own bookkeeping: neither tracked nor captured."""
-    token = _internal.set(True)
-    try:
-        yield
-    finally:
-        _internal.reset(token)
-
-
-@contextlib.contextmanager
 def _compiling() -> Iterator[list[str]]:
     sent: list[str] = []
     token = _in_compiler.set(sent)
@@ -74,37 +64,100 @@ def _compiling() -> Iterator[list[str]]:
 
 
 def _forbid_write_in_query() -> None:
-    if tracking.current_collector() is not None:
+    collector = tracking.current_collector()
+    if collector is not None and collector.read_only:
         raise ReadOnlyError()
 
 
-def _run_write(connection: BaseDatabaseWrapper, run: Callable[[], Any]) -> Any:
-    """Run a write, inside a transaction if the connection is in autocommit mode."""
-    if connection.get_autocommit():
-        with transaction.atomic(using=connection.alias):
-            return run()
-    return run()
+# --- transactions of single writes ------------------------------------------------------------
+
+
+def _in_transaction(connection: BaseDatabaseWrapper) -> bool:
+    """Is the driver's connection inside a transaction (whatever Django believes)?"""
+    raw = connection.connection
+    if hasattr(raw, "in_transaction"):  # sqlite3
+        return bool(raw.in_transaction)
+    info = getattr(raw, "info", None)  # psycopg 3
+    if info is not None:
+        return int(info.transaction_status) != 0  # TransactionStatus.IDLE
+    status = getattr(raw, "get_transaction_status", None)  # psycopg2
+    return status() != 0 if status is not None else True
+
+
+def _begin(connection: BaseDatabaseWrapper) -> None:
+    mode = getattr(connection, "transaction_mode", None) if connection.vendor == "sqlite" else None
+    with commits.bookkeeping_cursor(connection) as cursor:
+        cursor.execute(f"BEGIN {mode}" if mode else "BEGIN")
+
+
+def _end(connection: BaseDatabaseWrapper, statement: str) -> None:
+    with commits.bookkeeping_cursor(connection) as cursor:
+        cursor.execute(statement)
+
+
+@contextlib.contextmanager
+def writing(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Around one write: in autocommit mode, make it and its outbox row one transaction.
+
+    Django runs a single write in autocommit mode as its own transaction. Its outbox row must commit
+    with it, so the write runs between a BEGIN and a COMMIT sent on the driver's cursor: Django's state
+    (``in_atomic_block``, ``on_commit``, savepoints) and the statements it logs stay as they were. Inside
+    a transaction, the commit hook flushes instead.
+    """
+    buffer = writes.buffer_for(connection)
+    if buffer.own_transaction or not connection.get_autocommit():
+        yield
+        return
+    buffer.own_transaction = True
+    try:
+        _begin(connection)
+        try:
+            yield
+            if buffer.pending:
+                if not _in_transaction(connection):
+                    _begin(connection)  # the write committed by itself (executescript): number it apart
+                commits.flush(connection)
+            if _in_transaction(connection):
+                _end(connection, "COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if _in_transaction(connection):
+                    _end(connection, "ROLLBACK")
+            buffer.reset()
+            raise
+        _publish(buffer)
+    finally:
+        buffer.own_transaction = False
+
+
+def _publish(buffer: writes.WriteBuffer) -> None:
+    committed = dict(buffer.flushed)
+    buffer.reset()
+    if committed:
+        from .bus import publish
+
+        publish(max(committed), committed)
 
 
 # --- compilers ----------------------------------------------------------------------------
 
 
+def _captured_write(connection: BaseDatabaseWrapper) -> bool:
+    if not writes.captures(connection):
+        return False
+    _forbid_write_in_query()
+    return True
+
+
 def _select_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def execute_sql(self: Any, result_type: Any = MULTI, *args: Any, **kwargs: Any) -> Any:
-        if _internal.get():
-            return original(self, result_type, *args, **kwargs)
         if isinstance(self, sql_compiler.SQLDeleteCompiler):
-            if not writes.captures(self.connection):
-                return original(self, result_type, *args, **kwargs)
-            _forbid_write_in_query()
-
-            def run_delete() -> Any:
-                writes.record_delete(self.connection, self.query)
+            if not _captured_write(self.connection):
                 with _compiling():
                     return original(self, result_type, *args, **kwargs)
-
-            return _run_write(self.connection, run_delete)
+            with writing(self.connection):
+                return _delete(self, original, result_type, *args, **kwargs)
         collector = tracking.current_collector()
         if collector is None or isinstance(self, (sql_compiler.SQLUpdateCompiler, sql_compiler.SQLInsertCompiler)):
             with _compiling():
@@ -148,26 +201,61 @@ def _record_result(
         tracking.record_select(collector, plan, sql, [result] if result else [])
         return result
     # Cursors and row counts: the rows are not seen here, so their pks are unknown.
-    untracked_pks = [TableRead(table, preds or ()) for table, preds, _index in plan.pk_columns]
+    untracked_pks = [TableRead(table, preds or ()) for table, preds, _index, _field in plan.pk_columns]
     tracking.record_select(collector, tracking.SelectPlan(plan.reads + untracked_pks, []), sql, [])
     return result
+
+
+def _returns_deleted_rows(connection: BaseDatabaseWrapper) -> bool:
+    if connection.vendor == "postgresql":
+        return True
+    return connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 35)  # type: ignore[attr-defined]
+
+
+# Deleted rows whose old images are kept; past it, the DELETE is recorded for its whole table.
+_IMAGED_ROWS = writes.MAX_ROWS_PER_STATEMENT + 1
+
+
+def _delete(compiler: Any, original: Callable[..., Any], result_type: Any, *args: Any, **kwargs: Any) -> Any:
+    """A DELETE, with ``RETURNING`` the deleted rows' columns where the backend can: exact old images
+    without a second statement. Elsewhere (and for callers wanting a cursor) the WHERE is the old image.
+    """
+    query = compiler.query
+    connection = compiler.connection
+    fields = writes.deleted_columns(query)
+    if result_type != ROW_COUNT or not _returns_deleted_rows(connection) or query.get_meta().pk not in fields:
+        writes.record_delete(connection, query, None)
+        with _compiling():
+            return original(compiler, result_type, *args, **kwargs)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return 0
+    if not sql:
+        return 0
+    quote = connection.ops.quote_name
+    sql = f"{sql} RETURNING {', '.join(quote(f.column) for f in fields)}"
+    with _compiling(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchmany(_IMAGED_ROWS)
+        count = len(rows)
+        while more := cursor.fetchmany(10_000):
+            count += len(more)
+    converters = compiler.get_converters([f.get_col(query.get_meta().db_table) for f in fields])
+    writes.record_delete(connection, query, compiler.apply_converters(rows, converters) if converters else rows)
+    return count
 
 
 def _insert_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def execute_sql(self: Any, returning_fields: Any = None) -> Any:
-        if _internal.get() or not writes.captures(self.connection):
+        if not _captured_write(self.connection):
             with _compiling():
                 return original(self, returning_fields)
-        _forbid_write_in_query()
-
-        def run_insert() -> Any:
-            with _compiling():
-                rows = original(self, returning_fields)
-            writes.record_insert(self.connection, self.query, rows if returning_fields else None)
+        with writing(self.connection), _compiling():
+            rows = original(self, returning_fields)
+            writes.record_insert(self.connection, self.query, returning_fields, rows)
             return rows
-
-        return _run_write(self.connection, run_insert)
 
     return execute_sql
 
@@ -175,23 +263,51 @@ def _insert_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
 def _update_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def execute_sql(self: Any, result_type: Any) -> Any:
-        if _internal.get() or not writes.captures(self.connection):
+        if not _captured_write(self.connection):
             with _compiling():
                 return original(self, result_type)
-        _forbid_write_in_query()
-
-        def run_update() -> Any:
+        with writing(self.connection):
             # Analyse before executing: pre_sql_setup may rewrite the WHERE.
             writes.record_update(self.connection, self.query)
             with _compiling():
                 return original(self, result_type)
 
-        return _run_write(self.connection, run_update)
-
     return execute_sql
 
 
 # --- raw cursors --------------------------------------------------------------------------
+
+
+def sql_text(sql: Any, cursor: Any) -> str | None:
+    """The text of SQL given as ``str``, ``bytes`` or a composed object (``psycopg.sql``); None if unknown."""
+    if isinstance(sql, str):
+        return sql
+    if isinstance(sql, (bytes, bytearray, memoryview)):
+        return bytes(sql).decode("utf-8", "replace")
+    as_string = getattr(sql, "as_string", None)
+    if as_string is not None:
+        with contextlib.suppress(Exception):
+            return str(as_string(cursor))
+    return None
+
+
+@contextlib.contextmanager
+def _raw_sql(connection: BaseDatabaseWrapper, sql: Any, cursor: Any) -> Iterator[None]:
+    """Around raw SQL: a write of every table it names (or of every table, when its text is unknown),
+    or, in a tracked query, a read of the same.
+    """
+    text = sql_text(sql, cursor)
+    if text is None or is_write_sql(text):
+        if _captured_write(connection):
+            with writing(connection):
+                writes.record_raw_write(connection, text)
+                yield
+            return
+    else:
+        collector = tracking.current_collector()
+        if collector is not None:
+            tracking.record_raw_read(collector, text)
+    yield
 
 
 def _cursor_execute(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -201,25 +317,59 @@ def _cursor_execute(original: Callable[..., Any]) -> Callable[..., Any]:
         if sent is not None:
             sent.append(sql if isinstance(sql, str) else str(sql))
             return original(self, sql, params, many, executor)
-        if _internal.get() or not isinstance(sql, str):
+        with _raw_sql(self.db, sql, self.cursor):
             return original(self, sql, params, many, executor)
-        connection = self.db
-        if writes.is_write_sql(sql):
-            if not writes.captures(connection):
-                return original(self, sql, params, many, executor)
-            _forbid_write_in_query()
-
-            def run_raw() -> Any:
-                writes.record_raw_write(connection, sql)
-                return original(self, sql, params, many, executor)
-
-            return _run_write(connection, run_raw)
-        collector = tracking.current_collector()
-        if collector is not None:
-            tracking.record_raw_read(collector, sql)
-        return original(self, sql, params, many, executor)
 
     return _execute_with_wrappers
+
+
+def _callproc(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def callproc(self: Any, procname: Any, *args: Any, **kwargs: Any) -> Any:
+        # A stored procedure may read and write anything: its text is unknown.
+        with _raw_sql(self.db, None, self.cursor):
+            return original(self, procname, *args, **kwargs)
+
+    return callproc
+
+
+# Methods of the driver's cursors that run SQL without Django's execute(), reached through
+# CursorWrapper.__getattr__: sqlite3's executescript(script), psycopg 3's copy(statement) (a context
+# manager: the rows are written inside its block), psycopg2's copy_expert(sql, file) and copy_from(file, table).
+_DRIVER_SQL_METHODS = frozenset({"executescript", "copy", "copy_expert", "copy_from"})
+
+
+def _cursor_getattr(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def __getattr__(self: Any, attr: str) -> Any:
+        value = original(self, attr)
+        return _driver_method(self, attr, value) if attr in _DRIVER_SQL_METHODS else value
+
+    return __getattr__
+
+
+def _driver_method(wrapper: Any, attr: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    connection = wrapper.db
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if attr == "copy_from":
+            table = args[1] if len(args) > 1 else kwargs.get("table")
+            sql: Any = f"COPY {table} FROM STDIN" if isinstance(table, str) else None
+        else:
+            sql = args[0] if args else next(iter(kwargs.values()), None)
+        if attr == "copy":
+            return _copy_block(connection, sql, wrapper.cursor, lambda: method(*args, **kwargs))
+        with _raw_sql(connection, sql, wrapper.cursor):
+            return method(*args, **kwargs)
+
+    return call
+
+
+@contextlib.contextmanager
+def _copy_block(connection: BaseDatabaseWrapper, sql: Any, cursor: Any, open_copy: Callable[[], Any]) -> Iterator[Any]:
+    with _raw_sql(connection, sql, cursor), open_copy() as copy:
+        yield copy
 
 
 # --- transactions -------------------------------------------------------------------------
@@ -230,17 +380,15 @@ def _commit(original: Callable[..., Any]) -> Callable[..., Any]:
     def commit(self: BaseDatabaseWrapper) -> Any:
         buffer = writes.buffer_for(self)
         if buffer.pending and writes.captures(self):
+            if self.vendor == "sqlite" and not _in_transaction(self):
+                _begin(self)  # a script committed the transaction early (executescript): number the rest apart
             commits.flush(self)
-        committed = dict(buffer.flushed)
         try:
             result = original(self)
-        finally:
+        except BaseException:
             buffer.reset()
-        if committed:
-            from .bus import publish
-
-            publish(max(committed), committed)
-        self._reactive_last_commit = max(committed) if committed else None  # type: ignore[attr-defined]
+            raise
+        _publish(buffer)
         return result
 
     return commit
@@ -368,6 +516,8 @@ _PATCHES: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any
     (sql_compiler.SQLInsertCompiler, "execute_sql", _insert_execute_sql),
     (sql_compiler.SQLUpdateCompiler, "execute_sql", _update_execute_sql),
     (CursorWrapper, "_execute_with_wrappers", _cursor_execute),
+    (CursorWrapper, "callproc", _callproc),
+    (CursorWrapper, "__getattr__", _cursor_getattr),
     (BaseDatabaseWrapper, "commit", _commit),
     (BaseDatabaseWrapper, "rollback", _reset_after),
     (BaseDatabaseWrapper, "close", _reset_after),

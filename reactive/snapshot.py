@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .patches import internal_sql
+from .commits import bookkeeping_cursor
 
 
 @contextlib.contextmanager
@@ -25,16 +25,16 @@ def read_snapshot(alias: str) -> Iterator[BaseDatabaseWrapper]:
         return
     if connection.vendor == "sqlite":
         connection.ensure_connection()
-        with internal_sql(), connection.cursor() as cursor:
+        with bookkeeping_cursor(connection) as cursor:
             cursor.execute("BEGIN DEFERRED")
         try:
             yield connection
         finally:
-            with internal_sql(), connection.cursor() as cursor:
+            with bookkeeping_cursor(connection) as cursor:
                 cursor.execute("ROLLBACK")
         return
     with transaction.atomic(using=alias):
         if connection.vendor == "postgresql":
-            with internal_sql(), connection.cursor() as cursor:
+            with bookkeeping_cursor(connection) as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield connection

@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
+from django.db import models
 from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.sql.datastructures import Join
@@ -28,6 +30,7 @@ from django.db.models.sql.where import AND, WhereNode
 
 from .conf import reactive_settings
 from .errors import LimitExceeded
+from .images import UNKNOWN, stored_value
 from .readsets import ALL_TABLES, EQ, GT, GTE, IN, ISNULL, LT, LTE, Pred, ReadSet, TableRead
 
 
@@ -38,6 +41,8 @@ class ReadCollector:
     readset: ReadSet = field(default_factory=ReadSet)
     rows_read: int = 0
     max_rows: int = field(default_factory=lambda: int(reactive_settings.MAX_ROWS_READ))
+    # A query function may not write; only a check that runs other code under tracking lifts this.
+    read_only: bool = True
 
     def add(self, read: TableRead) -> None:
         self.readset.add(read)
@@ -59,22 +64,16 @@ def current_collector() -> ReadCollector | None:
 
 
 @contextlib.contextmanager
-def tracked() -> Iterator[ReadCollector]:
-    """Record every read made by the ORM (or raw cursors) inside the block."""
-    collector = ReadCollector()
+def tracked(*, read_only: bool = True) -> Iterator[ReadCollector]:
+    """Record every read made by the ORM (or raw cursors) inside the block.
+
+    ``read_only``: writes inside the block raise :class:`~reactive.errors.ReadOnlyError` (a query function
+    never writes); False lets them run and be captured, for running code that is not a query under tracking.
+    """
+    collector = ReadCollector(read_only=read_only)
     token = _collector.set(collector)
     try:
         yield collector
-    finally:
-        _collector.reset(token)
-
-
-@contextlib.contextmanager
-def untracked() -> Iterator[None]:
-    """Suspend tracking (for the framework's own bookkeeping queries)."""
-    token = _collector.set(None)
-    try:
-        yield
     finally:
         _collector.reset(token)
 
@@ -89,7 +88,7 @@ _IDENTIFIER = re.compile(r'"([^"]+)"|`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b')
 
 def tables_in_sql(sql: str) -> set[str]:
     """Known model tables named anywhere in ``sql`` (quoted or bare)."""
-    return identifiers(sql) & known_tables()
+    return set(_references(sql)[0])
 
 
 _LOOKUP_OPS = {"exact": EQ, "in": IN, "lt": LT, "lte": LTE, "gt": GT, "gte": GTE, "isnull": ISNULL}
@@ -99,17 +98,31 @@ def _is_plain_value(value: Any) -> bool:
     return not (hasattr(value, "resolve_expression") or hasattr(value, "as_sql") or isinstance(value, Query))
 
 
+# Django's own lookups on a plain column: a subclass elsewhere (JSONField's exact, a project's own lookup)
+# may compare differently, so its predicate is dropped.
+_PLAIN_LOOKUP_MODULES = frozenset({"django.db.models.lookups", "django.db.models.fields.related_lookups"})
+
+
+def _ordered_in_python(value: Any) -> bool:
+    """Does Python order ``value`` as the database does? Not strings or bytes: collations order text."""
+    return not isinstance(value, (str, bytes, bytearray, memoryview))
+
+
 def lookup_preds(lookup: Lookup) -> tuple[str, list[Pred]] | None:
     """``(alias, preds)`` for a lookup comparing a column with constants, else None."""
     lhs, rhs = lookup.lhs, lookup.rhs
     if not isinstance(lhs, Col) or lookup.lookup_name is None:
         return None
+    if type(lookup).__module__ not in _PLAIN_LOOKUP_MODULES or getattr(lhs.target, "db_collation", None):
+        return None  # other semantics, or a collation that may equate different strings
     column = lhs.target.column
     if column is None:
         return None
     name = lookup.lookup_name
     if name == "range":
         if not (isinstance(rhs, (list, tuple)) and len(rhs) == 2 and all(map(_is_plain_value, rhs))):
+            return None
+        if not all(map(_ordered_in_python, rhs)):
             return None
         return lhs.alias, [Pred(column, GTE, rhs[0]), Pred(column, LTE, rhs[1])]
     op = _LOOKUP_OPS.get(name)
@@ -128,6 +141,8 @@ def lookup_preds(lookup: Lookup) -> tuple[str, list[Pred]] | None:
         return lhs.alias, [Pred(column, ISNULL, True)]
     if op == ISNULL:
         return lhs.alias, [Pred(column, ISNULL, bool(rhs))]
+    if op != EQ and not _ordered_in_python(rhs):
+        return None
     try:
         hash(rhs)
     except TypeError:
@@ -208,13 +223,16 @@ def nested_queries(node: Any, depth: int = 0) -> Iterator[Query]:
         yield from nested_queries(child, depth + 1)
 
 
+# (table, preds, column index of that table's pk in each result row, how to read it: see _pk_reader)
+PkColumn = tuple[str, "tuple[Pred, ...] | None", int, "Callable[[Any], Any] | None"]
+
+
 @dataclass
 class SelectPlan:
     """How to record one SELECT: static reads, plus which result column holds which pk."""
 
     reads: list[TableRead]
-    # (table, preds, column index of that table's pk in each result row)
-    pk_columns: list[tuple[str, tuple[Pred, ...] | None, int]]
+    pk_columns: list[PkColumn]
 
 
 def identifiers(sql: str) -> set[str]:
@@ -247,9 +265,32 @@ def _query_reads(query: Query, reads: list[TableRead], depth: int = 0) -> None:
         reads.append(TableRead(join.table_name, alias_preds))
     for combined in getattr(query, "combined_queries", ()) or ():
         _query_reads(combined, reads, depth + 1)
-    sources: list[Any] = [query.where, *query.annotations.values()]
-    for nested in nested_queries(sources):
+    for nested in nested_queries(_expressions(query)):
         _query_reads(nested, reads, depth + 1)
+
+
+def _expressions(query: Query) -> list[Any]:
+    """Every expression of ``query`` that may hold a nested query: WHERE, annotations, ORDER BY, GROUP BY."""
+    found: list[Any] = [query.where, *query.annotations.values()]
+    found.extend(item for item in query.order_by if not isinstance(item, str))
+    if isinstance(query.group_by, (list, tuple)):
+        found.extend(query.group_by)
+    return found
+
+
+def _depends_on_other_rows(expressions: Sequence[Any]) -> bool:
+    """Does any expression's value in a row depend on other rows (aggregate, window, subquery)?
+
+    Then a row the query did not receive can change the rows it did, so received pks do not describe it.
+    """
+    for expr in expressions:
+        if isinstance(expr, (Col, str)):
+            continue
+        if getattr(expr, "contains_aggregate", False) or getattr(expr, "contains_over_clause", False):
+            return True
+        if any(True for _ in nested_queries(expr)):
+            return True
+    return False
 
 
 def _fk_join_alias(join: Any, query: Query) -> bool:
@@ -260,32 +301,57 @@ def _fk_join_alias(join: Any, query: Query) -> bool:
     lhs_field, rhs_field = join_fields[0]
     parent = query.alias_map.get(join.parent_alias)
     return (
-        bool(getattr(rhs_field, "primary_key", False))
-        and rhs_field.model._meta.db_table == join.table_name
+        # Forward: the parent's column is the relation (a reverse one-to-one onto a pk joins the other way).
+        rhs_field is not None
+        and getattr(lhs_field, "target_field", None) is rhs_field
+        and bool(getattr(rhs_field, "primary_key", False))
+        and rhs_field.model._meta.db_table == join.table_name  # type: ignore[union-attr]
         and parent is not None
         and lhs_field.model._meta.db_table == parent.table_name
     )
+
+
+def _pk_reader(compiler: Any, expr: Col) -> Callable[[Any], Any] | None:
+    """How to turn a received pk (as the driver returned it) into the stored domain of write images;
+    None when it already is (integer keys without converters)."""
+    field = expr.target
+    converters = compiler.get_converters([expr]).get(0, ((), expr))[0]
+    if not converters and isinstance(field, (models.AutoField, models.BigAutoField, models.IntegerField)):
+        return None
+    connection = compiler.connection
+
+    def read(value: Any) -> Any:
+        for convert in converters:
+            value = convert(value, expr, connection)
+        return stored_value(field, value)
+
+    return read
 
 
 def analyse_select(compiler: Any, refcounts: dict[str, int]) -> SelectPlan:
     """Plan the reads of a SELECT just compiled by ``compiler`` (``refcounts``: from before)."""
     query: Query = compiler.query
     reads: list[TableRead] = []
-    pk_columns: list[tuple[str, tuple[Pred, ...] | None, int]] = []
+    pk_columns: list[PkColumn] = []
     preds = where_preds(query.where)
-    pk_index: dict[str, int] = {}
-    # Returned pks describe the result only when each returned row is one row of the table
-    # and no row was skipped by OFFSET (a row leaving before the offset shifts the page).
+    pk_index: dict[str, tuple[int, Col]] = {}
+    select = [expr for expr, _sql, _alias in compiler.select or ()]
+    # Returned pks describe the result only when each returned row is one row of the table, no row was
+    # skipped by OFFSET (a row leaving before the offset shifts the page) and no value in a row depends
+    # on rows the query did not return (aggregates, windows, subqueries).
     if (
         not query.combinator
         and not query.distinct_fields
         and not isinstance(query, AggregateQuery)
         and not query.group_by
         and not query.low_mark
+        and not query.explain_info  # the rows are the plan's, not the query's
+        and not getattr(query.where, "contains_over_clause", False)
+        and not _depends_on_other_rows([*select, *query.annotations.values(), *query.order_by])
     ):
-        for index, (expr, _sql, _alias) in enumerate(compiler.select or ()):
+        for index, expr in enumerate(select):
             if isinstance(expr, Col) and getattr(expr.target, "primary_key", False):
-                pk_index.setdefault(expr.alias, index)
+                pk_index.setdefault(expr.alias, (index, expr))
     base_alias = query.base_table
     mentioned = where_aliases(query.where)
     for alias, join in _used_aliases(query, refcounts):
@@ -295,31 +361,61 @@ def analyse_select(compiler: Any, refcounts: dict[str, int]) -> SelectPlan:
             tracked_preds: tuple[Pred, ...] | None = alias_preds
             if alias != base_alias and alias not in mentioned and "*" not in mentioned:
                 tracked_preds = None  # reached only through a tracked row's foreign key, never filtered
-            pk_columns.append((join.table_name, tracked_preds, pk_index[alias]))
+            index, expr = pk_index[alias]
+            pk_columns.append((join.table_name, tracked_preds, index, _pk_reader(compiler, expr)))
         else:
             reads.append(TableRead(join.table_name, alias_preds))
     for combined in query.combined_queries or ():
         _query_reads(combined, reads)
-    sources: list[Any] = [query.where, *query.annotations.values()]
-    for nested in nested_queries(sources):
+    for nested in nested_queries(_expressions(query)):
         _query_reads(nested, reads)
     if isinstance(query, AggregateQuery):
         _query_reads(query.inner_query, reads)
     return SelectPlan(reads, pk_columns)
 
 
+def _received_pks(
+    rows: Sequence[Sequence[Any]], index: int, read: Callable[[Any], Any] | None
+) -> frozenset[Any] | None:
+    """The pks in column ``index`` of ``rows``, in the stored domain; None if one of them is not known."""
+    if read is None:
+        return frozenset(row[index] for row in rows if row[index] is not None)
+    pks = set()
+    for row in rows:
+        if row[index] is None:
+            continue
+        pk = read(row[index])
+        if pk is UNKNOWN:
+            return None
+        pks.add(pk)
+    return frozenset(pks)
+
+
+_TABLE_REFERENCE = re.compile(r"\b(?:FROM|JOIN)\s+[\"`]?([A-Za-z_][A-Za-z0-9_]*)[\"`]?")
+
+
+@lru_cache(maxsize=4096)
+def _references(sql: str) -> tuple[frozenset[str], Counter[str]]:
+    """Known tables named in ``sql``, and how many times each follows FROM or JOIN (an alias each)."""
+    known = known_tables()
+    return frozenset(identifiers(sql) & known), Counter(t for t in _TABLE_REFERENCE.findall(sql) if t in known)
+
+
 def record_select(collector: ReadCollector, plan: SelectPlan, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """Record a SELECT's reads, with the pks of ``rows`` (every row it returned)."""
-    covered = {read.table for read in plan.reads}
+    analysed = Counter(read.table for read in plan.reads)
     for read in plan.reads:
         collector.add(read)
-    for table, preds, index in plan.pk_columns:
-        pks = frozenset(row[index] for row in rows if row[index] is not None)
-        collector.add(TableRead(table, preds, pks))
-        covered.add(table)
-    # Safety net: a table named in the SQL that the analysis missed is read whole.
-    for table in tables_in_sql(sql) - covered:
-        collector.add(TableRead(table))
+    for table, preds, index, reader in plan.pk_columns:
+        pks = _received_pks(rows, index, reader)
+        collector.add(TableRead(table, preds if pks is not None or preds is not None else (), pks))
+        analysed[table] += 1
+    # Safety net: a table of the SQL that the analysis missed, or that the SQL reads under more aliases
+    # than the analysis saw (a nested query it did not find), is read whole.
+    named, references = _references(sql)
+    for table in named:
+        if not analysed[table] or references[table] > analysed[table]:
+            collector.add(TableRead(table))
     collector.count_rows(len(rows))  # last: a query stopped here still depends on what it read
 
 

@@ -8,17 +8,17 @@ turned into an outbox row by :mod:`reactive.commits` just before the commit.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models.constants import OnConflict
 from django.db.models.sql.query import Query
 
 from .conf import reactive_settings
-from .readsets import ALL_TABLES, EQ, IN, ISNULL, Pred, TableWrite
+from .images import UNKNOWN, is_computed, row_image, stored_value, value_pred
+from .readsets import ALL_TABLES, EQ, IN, Pred, TableWrite
 from .tracking import tables_in_sql, where_preds
 
 # Our own tables: writing them is bookkeeping, never a change anyone subscribes to.
@@ -43,6 +43,8 @@ class WriteBuffer:
     # Commit numbers already taken in this transaction, with the write-set each one stored, as decoded
     # from the outbox row (what any process reading that row sees).
     flushed: dict[int, list[TableWrite]] = field(default_factory=dict)
+    # A single write in autocommit mode is running in a transaction of reactive's (patches.writing).
+    own_transaction: bool = False
 
     @property
     def pending(self) -> list[TableWrite]:
@@ -100,32 +102,6 @@ def _record(connection: BaseDatabaseWrapper, writes: Iterable[TableWrite]) -> No
     buffer.entries.extend(w for w in writes if not _ignored(w.table))
 
 
-def _value_pred(column: str, value: Any) -> Pred | None:
-    if value is None:
-        return Pred(column, ISNULL, True)
-    if hasattr(value, "resolve_expression"):
-        return None  # an expression: the stored value is unknown
-    if isinstance(value, Model):
-        value = value.pk
-    try:
-        hash(value)
-    except TypeError:
-        return None
-    return Pred(column, EQ, value)
-
-
-def instance_image(instance: Model, fields: Sequence[Any] | None = None) -> tuple[Pred, ...]:
-    """A row image of ``instance``: one predicate per concrete column with a known value."""
-    preds = []
-    for f in fields if fields is not None else instance._meta.concrete_fields:
-        if f.column is None:
-            continue
-        pred = _value_pred(f.column, getattr(instance, f.attname, None))
-        if pred is not None:
-            preds.append(pred)
-    return tuple(preds)
-
-
 def _pk_values(preds: Sequence[Pred], pk_column: str) -> frozenset[Any] | None:
     for pred in preds:
         if pred.column == pk_column and pred.op == EQ:
@@ -135,119 +111,110 @@ def _pk_values(preds: Sequence[Pred], pk_column: str) -> frozenset[Any] | None:
     return None
 
 
-def _base_preds(query: Query) -> tuple[Pred, ...]:
-    # Top-level UPDATE/DELETE: the base alias is the table's own name.
-    return tuple(where_preds(query.where).get(query.base_table or query.get_meta().db_table, ()))
+def _opts(query: Query) -> Any:
+    """The options of the model whose table the statement writes (a proxy's concrete model)."""
+    return query.get_meta().concrete_model._meta
 
 
-def record_insert(connection: BaseDatabaseWrapper, query: Any, returned: Sequence[Sequence[Any]] | None) -> None:
-    """An INSERT of ``query.objs`` (save(), create(), bulk_create(), m2m add)."""
-    opts = query.get_meta()
+def _where(query: Query) -> tuple[Pred, ...]:
+    # A top-level UPDATE/DELETE qualifies its columns by the table's own name. (Never read
+    # ``query.base_table`` here: it is cached, and before compiling it is None.)
+    return tuple(where_preds(query.where).get(_opts(query).db_table, ()))
+
+
+def _pks(pk_field: Any, value: Any) -> frozenset[Any] | None:
+    stored = UNKNOWN if value is None else stored_value(pk_field, value)
+    return None if stored is UNKNOWN else frozenset([stored])
+
+
+def record_insert(
+    connection: BaseDatabaseWrapper,
+    query: Any,
+    returning_fields: Sequence[Any] | None,
+    returned: Sequence[Sequence[Any]] | None,
+) -> None:
+    """An INSERT of ``query.objs`` (save(), create(), bulk_create(), m2m add), after it ran.
+
+    ``returned``: one row of ``returning_fields`` per object, converted by Django (the pk, generated
+    columns, database defaults), when the backend returned rows; they complete the new image. An upsert
+    (``update_conflicts``) may have updated an existing row instead of inserting: its old image is
+    unknown (any row), and its new image holds only the columns the conflict sets.
+    """
+    opts = _opts(query)
     table = opts.db_table
     objs = query.objs
     if len(objs) > MAX_ROWS_PER_STATEMENT:
-        _record(connection, [TableWrite(table, None, ())])
+        _record(connection, [TableWrite(table, (), ())])
         return
-    pk = opts.pk
-    returned_pks: list[Any] = []
-    if returned and query.fields is not None:
-        returned_pks = [row[0] for row in returned if row]
-    writes = []
+    upsert = query.on_conflict == OnConflict.UPDATE
+    inserted = [f for f in query.fields or () if not is_computed(f)]
+    if upsert:
+        conflict = {f.name for f in query.update_fields or ()} | {f.name for f in query.unique_fields or ()}
+        inserted = [f for f in inserted if f.name in conflict]
+    rows = list(returned or ()) if returning_fields else []
+    entries = []
     for index, obj in enumerate(objs):
-        image = list(instance_image(obj, query.fields))
-        pk_value = obj.pk if obj.pk is not None else (returned_pks[index] if index < len(returned_pks) else None)
-        pks = None
-        if pk_value is not None and pk is not None:
-            pks = frozenset([pk_value])
-            if all(p.column != pk.column for p in image):
-                image.append(Pred(pk.column, EQ, pk_value))
-        writes.append(TableWrite(table, None, tuple(image), pks))
-    _record(connection, writes)
+        image = {f.column: value_pred(f, getattr(obj, f.attname, None)) for f in inserted}
+        pk_value = getattr(obj, opts.pk.attname, None)
+        if index < len(rows):
+            for f, value in zip(returning_fields or (), rows[index], strict=False):
+                image[f.column] = value_pred(f, value)
+                if f is opts.pk:
+                    pk_value = value
+        elif upsert:
+            pk_value = None  # the conflict may have updated a row with another pk than the object's
+        pks = _pks(opts.pk, pk_value)
+        if pks is not None:
+            image[opts.pk.column] = Pred(opts.pk.column, EQ, next(iter(pks)))
+        new = tuple(pred for pred in image.values() if pred is not None)
+        entries.append(TableWrite(table, () if upsert else None, new, pks))
+    _record(connection, entries)
 
 
 def record_update(connection: BaseDatabaseWrapper, query: Any) -> None:
-    """An UPDATE (save() of an existing row, QuerySet.update(), bulk_update())."""
-    opts = query.get_meta()
+    """An UPDATE (save() of an existing row, QuerySet.update(), bulk_update()), before it runs.
+
+    Old image: the WHERE's conjuncts on the table. New image: those conjuncts on the columns the UPDATE
+    leaves alone (not generated columns: the database recomputes them), and ``column = value`` for each
+    SET value whose stored form is known.
+    """
+    opts = _opts(query)
+    where = _where(query)
+    updated = {f.column for f, _model, _value in query.values}
+    untouched = {f.column for f in opts.local_concrete_fields if not is_computed(f)} - updated
+    new = [pred for pred in where if pred.column in untouched]
+    new.extend(pred for f, _model, value in query.values if (pred := value_pred(f, value)) is not None)
+    _record(connection, [TableWrite(opts.db_table, where, tuple(new), _pk_values(where, opts.pk.column))])
+
+
+def deleted_columns(query: Query) -> list[Any]:
+    """The fields a DELETE returns the values of, for exact old images: every column of its table
+    (a child of multi-table inheritance has its own table; its parents' columns are in theirs)."""
+    return [f for f in _opts(query).local_concrete_fields if f.column is not None]
+
+
+def record_delete(connection: BaseDatabaseWrapper, query: Any, rows: Iterable[Sequence[Any]] | None) -> None:
+    """A DELETE, with the ``deleted_columns`` of each row it deleted (converted) when they are known."""
+    opts = _opts(query)
     table = opts.db_table
-    where = _base_preds(query)
-    updated_columns = {f.column for f, _model, _val in query.values}
-    new = [p for p in where if p.column not in updated_columns]
-    for f, _model, value in query.values:
-        pred = _value_pred(f.column, value)
-        if pred is not None:
-            new.append(pred)
-    pks = _pk_values(where, opts.pk.column) if opts.pk is not None else None
-    _record(connection, [TableWrite(table, where, tuple(new), pks)])
-
-
-def record_delete(connection: BaseDatabaseWrapper, query: Any) -> None:
-    """A DELETE (before it runs). Rows deleted by pk are read first, so their images are exact."""
-    from .patches import internal_sql
-
-    opts = query.get_meta()
-    table = opts.db_table
-    where = _base_preds(query)
-    pks = _pk_values(where, opts.pk.column) if opts.pk is not None else None
-    if pks is None or len(pks) > MAX_ROWS_PER_STATEMENT:
-        _record(connection, [TableWrite(table, where, None, pks)])
+    if rows is None:
+        where = _where(query)
+        _record(connection, [TableWrite(table, where, None, _pk_values(where, opts.pk.column))])
         return
-    fields = opts.concrete_fields
-    with internal_sql():
-        rows = (
-            query.model._base_manager.db_manager(connection.alias)
-            .filter(pk__in=pks)
-            .values_list(*(f.attname for f in fields))
-        )
-        images = [
-            tuple(p for f, value in zip(fields, row, strict=True) if (p := _value_pred(f.column, value)))
-            for row in rows
-        ]
-    _record(connection, [TableWrite(table, image, None, _pk_values(image, opts.pk.column)) for image in images])
+    fields = deleted_columns(query)
+    pk_index = fields.index(opts.pk)
+    entries = []
+    for count, row in enumerate(rows):
+        if count == MAX_ROWS_PER_STATEMENT:
+            entries = [TableWrite(table, (), None)]
+            break
+        entries.append(TableWrite(table, row_image(fields, row), None, _pks(opts.pk, row[pk_index])))
+    _record(connection, entries)
 
 
-_READ_PREFIXES = (
-    "select",
-    "pragma",
-    "show",
-    "explain",
-    "set ",
-    "savepoint",
-    "release",
-    "rollback",
-    "begin",
-    "commit",
-    "end",
-    "declare",
-    "fetch",
-    "close",
-    "listen",
-    "notify",
-    "create",
-    "alter",
-    "drop",
-    "comment",
-    "grant",
-    "revoke",
-    "vacuum",
-    "analyze",
-)
-_WRITE_WORDS = ("insert", "update", "delete", "replace", "merge", "truncate", "upsert", "copy")
-
-
-_LEADING_NOISE = re.compile(r"^(\s+|--[^\n]*(\n|$)|/\*.*?\*/|\()*", re.DOTALL)
-
-
-def is_write_sql(sql: str) -> bool:
-    """May raw SQL change rows? Known reads and DDL say no; anything unrecognised says yes (widens)."""
-    head = _LEADING_NOISE.sub("", sql, count=1).lower()
-    if head.startswith("with"):
-        return any(f"{word} " in head for word in _WRITE_WORDS[:4])
-    return not head.startswith(_READ_PREFIXES)
-
-
-def record_raw_write(connection: BaseDatabaseWrapper, sql: str) -> None:
-    """A raw SQL write: the whole of every table it names, or of every table."""
-    tables = tables_in_sql(sql)
+def record_raw_write(connection: BaseDatabaseWrapper, sql: str | None) -> None:
+    """A raw SQL write: the whole of every table it names, or of every table (also when its text is unknown)."""
+    tables = tables_in_sql(sql) if sql is not None else set()
     if not tables:
         _record(connection, [TableWrite.whole_table(ALL_TABLES)])
     else:

@@ -111,6 +111,6 @@ def test_transaction_control_is_not_a_read() -> None:
     ],
 )
 def test_raw_write_detection(sql: str, write: bool) -> None:
-    from reactive.writes import is_write_sql
+    from reactive.sqltext import is_write_sql
 
     assert is_write_sql(sql) is write

@@ -1,0 +1,1 @@
+"""Django's own test suite, run with reactive installed (``make django-suite``; see run.py)."""
