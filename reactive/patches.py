@@ -366,6 +366,33 @@ def _driver_method(wrapper: Any, attr: str, method: Callable[..., Any]) -> Calla
     return call
 
 
+def _debug_sql_method(attr: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A method of a backend's debug cursor that runs SQL itself (PostgreSQL's ``copy``), captured alike."""
+
+    def patch(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return _driver_method(self, attr, functools.partial(original, self))(*args, **kwargs)
+
+        return method
+
+    return patch
+
+
+def _debug_cursor_patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]]:
+    """With DEBUG, PostgreSQL's CursorDebugWrapper defines ``copy`` (psycopg 3) or ``copy_expert``/``copy_to``
+    (psycopg2) itself, so CursorWrapper.__getattr__ never sees them."""
+    try:
+        from django.db.backends.postgresql.base import CursorDebugWrapper
+    except Exception:  # no psycopg installed
+        return []
+    return [
+        (CursorDebugWrapper, name, _debug_sql_method(name))
+        for name in sorted(_DRIVER_SQL_METHODS)
+        if name in CursorDebugWrapper.__dict__
+    ]
+
+
 @contextlib.contextmanager
 def _copy_block(connection: BaseDatabaseWrapper, sql: Any, cursor: Any, open_copy: Callable[[], Any]) -> Iterator[Any]:
     with _raw_sql(connection, sql, cursor), open_copy() as copy:
@@ -529,7 +556,7 @@ _PATCHES: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any
 
 def install() -> None:
     """Install every patch (idempotent)."""
-    for cls, name, make in _PATCHES + _daphne_patches():
+    for cls, name, make in _PATCHES + _debug_cursor_patches() + _daphne_patches():
         if (cls, name) in _originals:
             continue
         original = cls.__dict__[name]

@@ -311,6 +311,26 @@ def _fk_join_alias(join: Any, query: Query) -> bool:
     )
 
 
+def _ordered_by_own_columns(query: Query) -> bool:
+    """Is the SELECT ordered by its base table's own columns only (or not at all)?"""
+    ordering = list(query.order_by) or (list(query.get_meta().ordering or ()) if query.default_ordering else [])
+    if query.extra_order_by:
+        return False
+    own = {"pk"}
+    for f in query.get_meta().local_concrete_fields:  # a parent's columns are in its own (joined) table
+        if not f.is_relation:
+            own.update((f.name, f.attname))
+    for item in ordering:
+        if isinstance(item, str):
+            if item.lstrip("-") not in own:
+                return False
+            continue
+        expression = getattr(item, "expression", item)  # OrderBy(F("name"))
+        if getattr(expression, "name", None) not in own:
+            return False
+    return True
+
+
 def _pk_reader(compiler: Any, expr: Col) -> Callable[[Any], Any] | None:
     """How to turn a received pk (as the driver returned it) into the stored domain of write images;
     None when it already is (integer keys without converters)."""
@@ -354,6 +374,8 @@ def analyse_select(compiler: Any, refcounts: dict[str, int]) -> SelectPlan:
                 pk_index.setdefault(expr.alias, (index, expr))
     base_alias = query.base_table
     mentioned = where_aliases(query.where)
+    if not _ordered_by_own_columns(query):
+        mentioned.add("*")  # joined columns may decide which rows come first: joined rows matter beyond their pks
     for alias, join in _used_aliases(query, refcounts):
         outer = isinstance(join, Join) and join.join_type == "LEFT OUTER JOIN"
         alias_preds: tuple[Pred, ...] = () if outer else tuple(preds.get(alias, ()))

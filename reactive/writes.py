@@ -113,7 +113,7 @@ def _pk_values(preds: Sequence[Pred], pk_column: str) -> frozenset[Any] | None:
 
 def _opts(query: Query) -> Any:
     """The options of the model whose table the statement writes (a proxy's concrete model)."""
-    return query.get_meta().concrete_model._meta
+    return query.get_meta().concrete_model._meta  # type: ignore[union-attr]
 
 
 def _where(query: Query) -> tuple[Pred, ...]:
