@@ -1,6 +1,7 @@
 """Settings for Django's test suite with reactive installed, on PostgreSQL (copied next to Django's test_sqlite.py).
 
 ``DJANGO_SUITE_PG_HOST`` / ``_PORT`` / ``_USER`` select the server (127.0.0.1:5432, postgres, trust auth by default).
+Django's runner creates (and drops) the test databases ``test_<NAME>``.
 """
 
 import os
@@ -13,8 +14,10 @@ _server = {
     "PORT": os.environ.get("DJANGO_SUITE_PG_PORT", "5432"),
     "USER": os.environ.get("DJANGO_SUITE_PG_USER", "postgres"),
 }
+# One name per run (the parallel workers are forked from this process): runs at the same time never share a database.
+_name = f"reactive_django_suite_{os.getpid()}"
 DATABASES = {
-    "default": {**_server, "NAME": "reactive_django_suite"},
-    "other": {**_server, "NAME": "reactive_django_suite_other"},
+    "default": {**_server, "NAME": _name},
+    "other": {**_server, "NAME": f"{_name}_other"},
 }
 REACTIVE = {"MAX_ROWS_READ": 10**9}
