@@ -1,18 +1,20 @@
 """Every patch of Django internals, in one place, with :func:`install` and :func:`uninstall`.
 
 - ``SQLCompiler.execute_sql``: SELECTs inside a tracked query are recorded as reads;
-  DELETEs are recorded as writes.
+  DELETEs are recorded as writes, with the deleted rows their ``RETURNING`` gives.
 - ``SQLInsertCompiler.execute_sql`` / ``SQLUpdateCompiler.execute_sql``: writes.
-- ``CursorWrapper._execute_with_wrappers``: raw SQL (not issued by a compiler): reads
-  inside a tracked query, writes otherwise (table level).
+- ``CursorWrapper._execute_with_wrappers`` / ``callproc`` / ``__getattr__`` (the driver's own
+  SQL methods: ``executescript``, ``copy``...), and PostgreSQL's debug cursor ``copy``: raw SQL
+  (not issued by a compiler): reads inside a tracked query, writes otherwise (table level).
 - ``BaseDatabaseWrapper.commit`` / ``rollback`` / ``close`` / ``savepoint*``: the write
   buffer follows the transaction; the outbox row is written just before the commit and
   the commit number published just after it.
 - Daphne's ``WebSocketFactory.__init__`` (permessage-deflate) and ``WebSocketProtocol.serverSend``
   (a frame is written to the socket when it is sent, not on the reactor's next turn).
 
-A write outside any transaction (autocommit) is wrapped in one, so that it and its
-outbox row commit together.
+A write outside any transaction (autocommit) runs in one begun on the driver's cursor
+(:func:`writing`), so that it and its outbox row commit together; nothing reactive runs
+itself is logged by Django or counted by its tests.
 """
 
 from __future__ import annotations
