@@ -3,7 +3,8 @@
 Here: the checks of arguments (``MAX_ARGS_BYTES``, ``MAX_ARGS_DEPTH``) and results
 (``MAX_RESULT_BYTES``), the token bucket behind ``MUTATION_RATE``/``MUTATION_BURST``, and
 the count behind ``MAX_CONNECTIONS_PER_USER``. Applied elsewhere: ``MAX_MESSAGE_BYTES``
-(consumer, HTTP views), ``MAX_PENDING_MUTATIONS`` and ``MAX_UNSENT_MESSAGES`` (consumer),
+(consumer, HTTP views), ``MAX_PENDING_MUTATIONS`` (the consumer makes a connection wait, as it
+does for ``MUTATION_RATE``) and ``MAX_UNSENT_MESSAGES`` (consumer),
 ``MAX_QUERIES_PER_CONNECTION`` and the Transition backlog (session), ``MAX_ROWS_READ``
 (:class:`reactive.tracking.ReadCollector`). Every error names its setting, so whoever
 hits a limit knows which one to raise.
@@ -71,13 +72,14 @@ class TokenBucket:
         self.tokens = float(burst)
         self.updated = now
 
-    def take(self, now: float) -> bool:
+    def take(self, now: float) -> float:
+        """Spend a token and return 0, or return the seconds until there is one (spending nothing)."""
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens < 1:
-            return False
+            return (1 - self.tokens) / self.rate
         self.tokens -= 1
-        return True
+        return 0.0
 
 
 # Connections per user, counted per subscription manager (one per server process and event loop).

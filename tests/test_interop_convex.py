@@ -35,12 +35,12 @@ def _require_node() -> str:
     return node
 
 
-def _run_script(node: str, script: str, url: str, channel_id: int) -> tuple[dict[str, Any], str]:
+def _run_script(node: str, script: str, url: str, channel_id: int, **env: str) -> tuple[dict[str, Any], str]:
     """Run an interop script against ``url``; its one JSON line (which must say ok) and a failure text."""
     result = subprocess.run(
         [node, script],
         cwd=INTEROP_DIR,
-        env={**os.environ, "REACTIVE_URL": url, "CHANNEL_ID": str(channel_id)},
+        env={**os.environ, "REACTIVE_URL": url, "CHANNEL_ID": str(channel_id), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -96,3 +96,39 @@ def test_official_use_paginated_query(live_server_factory: LiveServerFactory) ->
     assert steps["exhausted"]["bodies"] == [f"m{n}" for n in range(13, 0, -1)], details
     new = Message.objects.get(channel=channel, body="m13")
     assert report["mutationResult"] == new.pk, details
+
+
+EDGES_SCRIPT = "convex_edges_check.mjs"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_official_client_a_mutation_that_writes_nothing_resolves(live_server_factory: LiveServerFactory) -> None:
+    node = _require_node()
+    channel = Channel.objects.create(name="noop")
+    report, details = _run_script(node, EDGES_SCRIPT, live_server_factory().url, channel.pk, SCENARIO="noop")
+    assert report["resolved"] == 2, details
+
+
+@pytest.mark.django_db(transaction=True)
+def test_official_client_a_resent_mutation_whose_response_was_lost_resolves(
+    live_server_factory: LiveServerFactory,
+) -> None:
+    """The response is lost with the socket; the re-send gets the stored outcome, and the row exists once."""
+    node = _require_node()
+    channel = Channel.objects.create(name="resend")
+    report, details = _run_script(node, EDGES_SCRIPT, live_server_factory().url, channel.pk, SCENARIO="resend")
+    assert report["dropped"] == 1, details
+    message = Message.objects.get(channel=channel, body="re-sent")  # exactly one
+    assert report["mutationResult"] == message.pk, details
+
+
+@pytest.mark.django_db(transaction=True)
+def test_official_client_a_burst_of_mutations_all_run_once_in_order(live_server_factory: LiveServerFactory) -> None:
+    """150 mutations at once, the socket cut after 20 responses: back-pressure delays them, none fails."""
+    node = _require_node()
+    channel = Channel.objects.create(name="burst")
+    report, details = _run_script(node, EDGES_SCRIPT, live_server_factory().url, channel.pk, SCENARIO="burst")
+    assert (report["resolved"], report["cuts"]) == (150, 1), details
+    rows = list(Message.objects.filter(channel=channel).order_by("pk").values_list("pk", "body"))
+    assert [body for _pk, body in rows] == [f"b{n:03}" for n in range(150)], details
+    assert report["ids"] == [pk for pk, _body in rows], details

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -119,37 +120,40 @@ async def test_queries_per_connection() -> None:
         await client.close()
 
 
-async def test_pending_mutations_and_actions() -> None:
+async def test_pending_mutations_and_actions_make_the_next_call_wait() -> None:
+    """Back-pressure: past MAX_PENDING_MUTATIONS a call waits for a slot, it is never refused."""
     fixture_functions.GATE.clear()
     with reactive_settings_with(MAX_PENDING_MUTATIONS=2):
         client = ReactiveCommunicator()
         await client.connect()
         for _ in range(2):
-            await client.call("Action", "testing:gate", wait=False)  # each holds a thread until the gate opens
-        refused = await client.call("Mutation", "channels:create", {"name": "later"})
-        assert refused["result"] == "Too many pending mutations and actions (MAX_PENDING_MUTATIONS=2)"
+            await client.call("Action", "testing:gate", wait=False)  # each holds a slot until the gate opens
+        await client.call("Mutation", "channels:create", {"name": "later"}, wait=False)
+        await asyncio.sleep(0.2)
+        assert not await sync_to_async(Channel.objects.filter(name="later").exists)()  # not started: no slot
+        assert set(client.responses) == set()
         fixture_functions.GATE.set()
-        await client.receive_until(lambda: {0, 1} <= set(client.responses))
-        assert client.responses[0]["result"] is True and client.responses[1]["result"] is True
-        assert (await client.mutation("channels:create", {"name": "later"}, request_id=2))["success"] is True
+        await client.receive_until(lambda: {0, 1, 2} <= set(client.responses))
+        assert [client.responses[i]["success"] for i in range(3)] == [True, True, True]
         await client.close()
 
 
-async def test_mutation_rate_is_a_token_bucket_per_connection() -> None:
-    with reactive_settings_with(MUTATION_RATE=0.001, MUTATION_BURST=3):
+async def test_mutation_rate_is_a_token_bucket_that_delays() -> None:
+    """Past MUTATION_BURST at once, calls run at MUTATION_RATE: every one succeeds, in order, once."""
+    with reactive_settings_with(MUTATION_RATE=20.0, MUTATION_BURST=3):
         client = ReactiveCommunicator()
         await client.connect()
-        results = [await client.call("Mutation", "channels:create", {"name": f"c{i}"}) for i in range(5)]
-        assert [r["success"] for r in results] == [True, True, True, False, False]
-        assert results[3]["result"] == (
-            "Too many mutations and actions: at most MUTATION_BURST=3 at once and MUTATION_RATE=0.001 per second"
-        )
+        for i in range(8):
+            await client.call("Mutation", "channels:create", {"name": f"c{i}"}, wait=False)
+        await client.receive_until(lambda: len(client.responses) == 8)
+        assert all(response["success"] for response in client.responses.values())
         other = ReactiveCommunicator()  # the bucket is the connection's own
         await other.connect()
         assert (await other.call("Action", "testing:public_action"))["result"] == "Authentication required"
         await client.close()
         await other.close()
-    assert await sync_to_async(Channel.objects.count)() == 3
+    names = await sync_to_async(lambda: list(Channel.objects.order_by("pk").values_list("name", flat=True)))()
+    assert names == [f"c{i}" for i in range(8)]
 
 
 async def test_a_client_that_sends_but_never_reads_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from .. import metrics, tokens
 from ..conf import reactive_settings
-from ..errors import ArgumentError, LimitExceeded, ProtocolError, ReactiveError
+from ..errors import ArgumentError, ProtocolError, ReactiveError
 from ..execution import Outcome, execute_action, execute_mutation
 from ..functions import Kind
 from ..limits import TokenBucket, check_args, claim_connection, release_connection
@@ -66,7 +66,9 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._outgoing: asyncio.Queue[tuple[str | None, bool]] = asyncio.Queue()
         self._unsent_messages = 0  # queued messages that are not Transitions (the session counts those)
         self._mutation_lock = asyncio.Lock()
-        self._pending_calls = 0
+        # Back-pressure on calls: a connection past MUTATION_RATE/MUTATION_BURST or MAX_PENDING_MUTATIONS waits,
+        # and reads nothing more from its socket meanwhile (Channels hands a consumer one message at a time).
+        self._call_slots = asyncio.Semaphore(reactive_settings.MAX_PENDING_MUTATIONS)
         self._calls = TokenBucket(reactive_settings.MUTATION_RATE, reactive_settings.MUTATION_BURST, loop.time())
         self._tasks: set[asyncio.Task[Any]] = set()
         self._counted: Any = None  # the user this connection is counted for (MAX_CONNECTIONS_PER_USER)
@@ -197,7 +199,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if isinstance(message, protocol.ModifyQuerySet):
             self.session.modify_query_set(message)
         elif isinstance(message, protocol.Call):
-            self._call(message)
+            await self._call(message)
         elif isinstance(message, protocol.Authenticate):
             await self._authenticate(message)
 
@@ -213,29 +215,20 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # --- mutations and actions --------------------------------------------------------------
 
-    def _call(self, message: protocol.Call) -> None:
-        """Start a Mutation or Action, or refuse it at once when a limit is reached.
+    async def _call(self, message: protocol.Call) -> None:
+        """Start a Mutation or Action once the connection's limits allow it.
 
-        A refusal is not recorded, so the client may send the same request again later.
+        Past ``MUTATION_RATE``/``MUTATION_BURST`` or ``MAX_PENDING_MUTATIONS``, the call waits, and so does
+        everything the client sends after it: an honest client's work is delayed, never refused, while the
+        limits still bound the CPU and memory one connection takes.
         """
-        if not self._calls.take(asyncio.get_running_loop().time()):
-            rate, burst = reactive_settings.MUTATION_RATE, reactive_settings.MUTATION_BURST
-            self._respond(
-                message,
-                Outcome.failure(
-                    LimitExceeded(
-                        f"Too many mutations and actions: at most MUTATION_BURST={burst} at once "
-                        f"and MUTATION_RATE={rate} per second"
-                    )
-                ),
-            )
+        loop = asyncio.get_running_loop()
+        while (delay := self._calls.take(loop.time())) > 0:
+            await asyncio.sleep(delay)
+        await self._call_slots.acquire()
+        if self._closing or self.session.closed:
+            self._call_slots.release()
             return
-        limit = reactive_settings.MAX_PENDING_MUTATIONS
-        if self._pending_calls >= limit:
-            error = LimitExceeded(f"Too many pending mutations and actions (MAX_PENDING_MUTATIONS={limit})")
-            self._respond(message, Outcome.failure(error))
-            return
-        self._pending_calls += 1
         self._start(self._mutation(message) if message.kind == "Mutation" else self._action(message))
 
     async def _mutation(self, message: protocol.Call) -> None:
@@ -246,17 +239,17 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     outcome = await self._run(message, Kind.MUTATION)
                     self._respond(message, outcome)
                     if outcome.success and outcome.ts is not None:
-                        self.session.await_ts(outcome.ts)
+                        self.session.confirm_mutation(outcome.ts)
                 finally:
                     self.session.mutation_finished()
         finally:
-            self._pending_calls -= 1
+            self._call_slots.release()
 
     async def _action(self, message: protocol.Call) -> None:
         try:
             self._respond(message, await self._run(message, Kind.ACTION))
         finally:
-            self._pending_calls -= 1
+            self._call_slots.release()
 
     async def _run(self, message: protocol.Call, kind: Kind) -> Outcome:
         """Run a call; never raises, so that every request gets its one response."""

@@ -84,6 +84,10 @@ class Session:
         self.queries: dict[int, SessionQuery] = {}
         self._removed: list[int] = []
         self._awaited_ts = 0
+        # A mutation's response went out: the client completes it only on a Transition sent after it that
+        # reaches its ts, so one is owed even when nothing changed (a mutation that wrote nothing, or one
+        # answered from its stored outcome after the client already holds a later ts).
+        self._confirm = False
         # A reconnecting client's maxObservedTimestamp: no Transition goes below it (see flush), for at
         # most until a batch started after the Connect has been applied (a bogus value must not keep the
         # session waiting): batches are numbered as they start, and this is how many had started then.
@@ -193,9 +197,14 @@ class Session:
         query.instance = self.manager.attach(self, query_id, query.spec, query.args, query.cargs, journal)
 
     def await_ts(self, ts: int) -> None:
-        """The client must get a Transition reaching at least ``ts`` (a mutation's commit)."""
+        """The client must get a Transition reaching at least ``ts`` (a reconnecting client's timestamp)."""
         self._awaited_ts = max(self._awaited_ts, ts)
         self.flush()
+
+    def confirm_mutation(self, ts: int) -> None:
+        """A successful mutation's response was queued: a Transition reaching ``ts`` follows it, always."""
+        self._confirm = True
+        self.await_ts(ts)
 
     # --- transitions ----------------------------------------------------------------------
 
@@ -235,7 +244,9 @@ class Session:
                     protocol.query_failed(query_id, outcome.error_message, outcome.error_data_json, query.journal())
                 )
         end = (self.query_set_version, self.identity_version, ts)
-        if modifications or end != self.sent:
+        confirm = self._confirm and ts >= self._awaited_ts
+        if modifications or end != self.sent or confirm:
+            self._confirm = False
             start, self.sent = self.sent, end
             metrics.TRANSITIONS.inc()
             self.unsent_transitions += 1

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
+  MAX_REQUESTS_IN_FLIGHT,
   ReactiveClient,
   ReactiveError,
   canonicalizeUdfPath,
@@ -126,6 +127,24 @@ describe("values", () => {
 // --- the protocol through a fake socket -------------------------------------------------------------
 
 describe("protocol rules", () => {
+  test("a burst of mutations is sent MAX_REQUESTS_IN_FLIGHT at a time, in order, as responses arrive", async () => {
+    const { net, client } = fakeClient();
+    net.socket.open();
+    net.socket.receive(transition([0, 0, 0], [1, 0, 3]));
+    const burst = 2 * MAX_REQUESTS_IN_FLIGHT + 10;
+    const promises = Array.from({ length: burst }, (_, i) => client.mutation("tasks:create", { text: `t${i}` }));
+    const sentIds = () => net.socket.sent.filter((m) => m.type === "Mutation").map((m) => m.requestId);
+    assert.equal(sentIds().length, MAX_REQUESTS_IN_FLIGHT);
+    for (let answered = 0; answered < burst; answered += 1) {
+      assert.ok(sentIds().length - answered <= MAX_REQUESTS_IN_FLIGHT, "never more in flight than the cap");
+      net.socket.receive({ type: "MutationResponse", requestId: answered, success: true, result: answered, ts: ts(4), logLines: [] });
+    }
+    assert.deepEqual(sentIds(), Array.from({ length: burst }, (_, i) => i), "every one sent once, in order");
+    net.socket.receive(transition([1, 0, 3], [1, 0, 4]));
+    assert.deepEqual(await Promise.all(promises), Array.from({ length: burst }, (_, i) => i));
+    client.close();
+  });
+
   test("a mutation resolves when a Transition reaches its ts, not when its response arrives", async () => {
     const { net, client } = fakeClient();
     net.socket.open();

@@ -89,6 +89,8 @@ export interface Unsubscribe {
 export declare const CLIENT_VERSION: string;
 /** Protocol extensions announced in Connect.reactiveExtensions. */
 export declare const EXTENSIONS: readonly string[];
+/** Mutations and actions the client keeps sent and unanswered at most; the rest wait in the client. */
+export declare const MAX_REQUESTS_IN_FLIGHT: number;
 
 /** `http://host:8000` -> `ws://host:8000/api/<version>/sync`. */
 export declare function syncUrl(url: string, version?: string): string;

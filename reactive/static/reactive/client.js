@@ -33,6 +33,9 @@ export { CLIENT_VERSION, syncUrl } from "./platform.js";
  * "diffs": list results keyed by `_id` may arrive as changes (remote_state.js applyResultDiff).
  */
 export const EXTENSIONS = Object.freeze(["diffs"]);
+// Mutations and actions sent and not yet answered, at most: half the server's default MAX_PENDING_MUTATIONS,
+// so that a burst waits here rather than in the server's back-pressure.
+export const MAX_REQUESTS_IN_FLIGHT = 50;
 
 /**
  * A client of one `reactive` deployment.
@@ -193,7 +196,7 @@ export class ReactiveClient {
     }
     const promise = this._requests.add(requestId, "mutation", message);
     if (changed !== null) this._notify(changed);
-    if (this._send(message)) this._requests.markSent(requestId);
+    this._sendRequests();
     return promise;
   }
 
@@ -208,7 +211,7 @@ export class ReactiveClient {
       return Promise.reject(error);
     }
     const promise = this._requests.add(requestId, "action", message);
-    if (this._send(message)) this._requests.markSent(requestId);
+    this._sendRequests();
     return promise;
   }
 
@@ -331,10 +334,17 @@ export class ReactiveClient {
     if (this._token !== null) this._authenticate();
     const { message, dropped } = this._local.restart();
     this._send(message);
-    for (const request of this._requests.restart()) {
-      if (this._send(request.message)) request.sent = true;
-    }
+    this._requests.restart();
+    this._sendRequests();
     this._forget(dropped);
+  }
+
+  /** Send the requests the in-flight cap lets go now (all of them, in order, as responses arrive). */
+  _sendRequests() {
+    for (const request of this._requests.toSend(MAX_REQUESTS_IN_FLIGHT)) {
+      if (!this._send(request.message)) return;
+      request.sent = true;
+    }
   }
 
   /** The socket died: actions in flight on it cannot be answered any more (they are not retried). */
@@ -356,6 +366,7 @@ export class ReactiveClient {
       case "ActionResponse": {
         if (message.success && typeof message.ts === "string") this._observe(decodeTs(message.ts));
         this._finish(this._requests.onResponse(message, this._remote.ts));
+        this._sendRequests(); // room for a request waiting behind the in-flight cap
         return;
       }
       case "Ping":

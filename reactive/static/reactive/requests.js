@@ -40,9 +40,23 @@ export class RequestManager {
     return promise;
   }
 
-  markSent(requestId) {
-    const request = this._inflight.get(requestId);
-    if (request !== undefined) request.sent = true;
+  /**
+   * The requests to send now, in order: unsent ones, while fewer than `limit` requests sent on this
+   * socket still wait for their response. Capping what is in flight keeps an honest client within the
+   * server's limits (MAX_PENDING_MUTATIONS); the rest wait here, and go as responses come back.
+   */
+  toSend(limit) {
+    let waiting = 0;
+    for (const request of this._inflight.values()) if (request.sent && request.outcome === null) waiting += 1;
+    const ready = [];
+    for (const request of this._inflight.values()) {
+      if (waiting >= limit) break;
+      if (!request.sent) {
+        ready.push(request);
+        waiting += 1;
+      }
+    }
+    return ready;
   }
 
   /** Forget a request that could not even be sent, rejecting it. */
@@ -113,14 +127,12 @@ export class RequestManager {
   }
 
   /**
-   * A new socket opened. Returns the requests to send, in their original order: every
-   * unconfirmed mutation (even one already answered, whose Transition did not arrive) and every
-   * action that was never sent.
+   * A new socket opened: every request in flight is to be sent on it (see `toSend`), in its original
+   * order: every unconfirmed mutation (even one already answered, whose Transition did not arrive)
+   * and every action that was never sent.
    */
   restart() {
-    const resend = [...this._inflight.values()];
-    for (const request of resend) request.sent = false;
-    return resend;
+    for (const request of this._inflight.values()) request.sent = false;
   }
 
   /** Every request in flight, removed (close()). */
