@@ -21,7 +21,7 @@ from reactive.readsets import TableWrite, readset_affected
 from tests.live import current_database_name
 from tests.recall import ops
 from tests.recall.harness import Problems, Run, dumps, rounds, run_spec, seed
-from tests.recall.specs import Spec, random_spec
+from tests.recall.specs import Spec, random_spec, spec_name
 from tests.recall.writer import Writer
 
 pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
@@ -71,7 +71,7 @@ def _check(
     stats: dict[str, int],
 ) -> None:
     if new.error is not None:
-        problems.add(f"CRASH in query {spec['kind']}", f"spec: {dumps(spec)}\n{new.error}")
+        problems.add(f"CRASH in query {spec_name(spec)}", f"spec: {dumps(spec)}\n{new.error}")
         return
     if old.error is not None:
         return
@@ -83,7 +83,7 @@ def _check(
     stats["reran_unchanged"] += affected and not changed
     if changed and not affected:
         stats["missed"] += 1
-        key = f"MISSED WRITE: {spec['kind']} {spec.get('model', '')} <- {' + '.join(name for name, _ in batch)}"
+        key = f"MISSED WRITE: {spec_name(spec)} <- {' + '.join(name for name, _ in batch)}"
         problems.add(
             key,
             f"spec: {dumps(spec)}\nwrites:\n  "

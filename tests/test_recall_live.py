@@ -24,7 +24,7 @@ from reactive import commits
 from tests.live import LiveServerFactory, current_database_name
 from tests.recall import ops
 from tests.recall.harness import Problems, dumps, rounds, run_spec, seed
-from tests.recall.specs import random_spec
+from tests.recall.specs import random_spec, spec_name
 from tests.recall.writer import Writer
 from tests.ws_client import SyncClient
 
@@ -103,10 +103,10 @@ async def _live_recall(urls: list[str]) -> None:
                 live = client.values.get(query_id, client.errors.get(query_id))
                 checks += 1
                 if fresh.error is not None:
-                    problems.add(f"CRASH in query {spec['kind']}", f"spec: {dumps(spec)}\n{fresh.error}")
+                    problems.add(f"CRASH in query {spec_name(spec)}", f"spec: {dumps(spec)}\n{fresh.error}")
                 elif live != fresh.value:
                     problems.add(
-                        f"LIVE MISSED WRITE: {spec['kind']} {spec.get('model', '')}",
+                        f"LIVE MISSED WRITE: {spec_name(spec)}",
                         f"round {number}, spec: {dumps(spec)}\n{client} value: {dumps(live)}\n"
                         f"fresh: {dumps(fresh.value)}\nwrites of the round:\n  " + "\n  ".join(done),
                     )

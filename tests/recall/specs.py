@@ -15,8 +15,25 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, models
-from django.db.models import Avg, Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, RowNumber
 
 from .models import Author, Place, Post, Profile, Restaurant, Tag
 
@@ -292,6 +309,87 @@ def _spec_raw(rng: random.Random) -> Spec:
     }
 
 
+# Shapes of ORM query that read other rows, or other columns, than a plain filter does: each one a
+# way tracking.py could misjudge what a query read: (name, weight).
+SHAPES: list[tuple[str, int]] = [
+    ("f_compare", 2),
+    ("exclude_related", 2),
+    ("alias_filter", 2),
+    ("case_when", 2),
+    ("coalesce", 1),
+    ("in_sliced", 2),
+    ("combinator", 2),
+    ("values_distinct_joined", 1),
+    ("order_related_slice", 2),
+    ("extra", 2),
+    ("rawsql_annotation", 1),
+    ("select_for_update", 1),
+    ("iterator", 1),
+    ("prefetch_queryset", 2),
+    ("reverse_one_to_one", 1),
+    ("mti_access", 1),
+    ("editor_null", 1),
+]
+# extra(select=...)/RawSQL texts: correlated counts of other rows of the same or another table, in
+# the spellings people write (lower case, comma joins), which only the SQL text names.
+EXTRA_SELECTS = [
+    "SELECT COUNT(*) FROM recall_post p2 WHERE p2.author_id = recall_post.author_id",
+    "select count(*) from recall_post p2 where p2.author_id = recall_post.author_id",
+    "select count(*) from recall_author a2, recall_post p2 where a2.id = p2.author_id"
+    " and p2.author_id = recall_post.author_id",
+    "select count(*) from recall_post_tags t where t.post_id = recall_post.id",
+]
+EXTRA_WHERES = [
+    "recall_post.rank > %s",
+    "recall_post.author_id in (select p2.author_id from recall_post p2 where p2.rank > %s)",
+    "recall_post.id in (select post_id from recall_post_tags where tag_id > %s)",
+]
+IN_SLICE_ORDERS = [["-rank", "pk"], ["author__name", "pk"], ["-author__age", "pk"], ["title", "-pk"]]
+RELATED_ORDERS = [
+    ["author__name", "pk"],
+    ["-author__age", "-pk"],
+    ["editor__name", "pk"],
+    ["author__profile__bio", "pk"],
+    ["-editor__level", "title", "pk"],
+]
+
+
+def _spec_shape(rng: random.Random) -> Spec:
+    """One of :data:`SHAPES` (kind ``"shape"``): F() comparisons, exclude() across relations, alias()
+    filters, Case/When, Coalesce, sliced ``__in`` subqueries, combinators, extra(), iterator(), Prefetch
+    querysets, reverse one-to-one and multi-table inheritance access, nullable foreign keys."""
+    shape = rng.choices([name for name, _ in SHAPES], [weight for _, weight in SHAPES])[0]
+    model = "Author" if shape in ("coalesce", "reverse_one_to_one") else "Post"
+    if shape in ("exclude_related", "alias_filter", "prefetch_queryset"):
+        model = rng.choice(["Author", "Post", "Tag"] if shape == "exclude_related" else ["Author", "Post"])
+    if shape == "mti_access":
+        model = rng.choice(["Place", "Restaurant"])
+    spec: Spec = {"kind": "shape", "shape": shape, "model": model, **_where(rng, model)}
+    spec["k"] = rng.randint(0, 9)
+    spec["slice"] = _slice(rng)
+    spec["variant"] = rng.randint(0, 3)
+    if shape == "in_sliced":
+        spec["inner"] = _where(rng, "Post")
+        spec["order"] = rng.choice(IN_SLICE_ORDERS)
+        spec["slice"] = rng.choice([[0, 2], [0, 3], [1, 3]])
+    elif shape == "combinator":
+        spec["other"] = _where(rng, "Post")
+        spec["combinator"] = rng.choice(["union", "intersection", "difference"])
+    elif shape == "order_related_slice":
+        spec["order"] = rng.choice(RELATED_ORDERS)
+        spec["select_related"] = rng.random() < 0.5
+        spec["slice"] = rng.choice([[0, 2], [0, 3], [1, 4], None])
+    elif shape == "extra":
+        spec["variant"] = rng.randrange(len(EXTRA_SELECTS) + len(EXTRA_WHERES))
+    elif shape == "rawsql_annotation":
+        spec["variant"] = rng.randrange(len(EXTRA_SELECTS))
+    elif shape == "iterator":
+        spec["order"] = _order(rng, "Post")
+        spec["chunk"] = rng.choice([1, 2, 3, 100])
+        spec["take"] = rng.choice([None, 1, 2, 4])
+    return spec
+
+
 DRAWS: list[tuple[Callable[[random.Random], Spec], int]] = [
     (_spec_rows, 8),
     (_spec_aggregate, 2),
@@ -299,7 +397,13 @@ DRAWS: list[tuple[Callable[[random.Random], Spec], int]] = [
     (_spec_window, 2),
     (_spec_subquery, 3),
     (_spec_raw, 1),
+    (_spec_shape, 6),
 ]
+
+
+def spec_name(spec: Spec) -> str:
+    """A short name of what ``spec`` runs (``shape extra Post``), for grouping problems."""
+    return " ".join(str(part) for part in (spec["kind"], spec.get("shape"), spec.get("model")) if part)
 
 
 def random_spec(rng: random.Random) -> Spec:
@@ -439,6 +543,193 @@ def _run_raw(spec: Spec) -> Any:
         return [list(r) for r in cursor.fetchall()]
 
 
+def _ids(qs: Any) -> list[Any]:
+    return jsonable(list(qs))
+
+
+def _shape_f_compare(spec: Spec, qs: Any) -> Any:
+    condition = [
+        Q(rank__gt=F("author__age")),
+        Q(double_rank__lte=F("rank") + spec["k"]),
+        Q(author__level__gte=F("rank")),
+        Q(editor__age__lt=F("author__age")),
+    ][spec["variant"]]
+    return _ids(_sliced(qs.filter(condition).order_by("pk").values_list("pk", "rank"), spec["slice"]))
+
+
+def _shape_exclude_related(spec: Spec, qs: Any) -> Any:
+    k, model = spec["k"], spec["model"]
+    excluded = {
+        "Author": [Q(posts__tags__name=TAGS[k % 4]), Q(posts__rank__gte=k), Q(edited__title=TITLES[k % 5])],
+        "Post": [Q(tags__name=TAGS[k % 4]), Q(editor__name=NAMES[k]), Q(author__profile__bio=BIOS[k % 4])],
+        "Tag": [Q(posts__author__age__gte=k), Q(posts__rank=k), Q(posts__editor__isnull=True)],
+    }[model]
+    qs = qs.exclude(excluded[spec["variant"] % len(excluded)]).order_by("pk")
+    return _ids(_sliced(qs.values_list("pk", flat=True), spec["slice"]))
+
+
+def _shape_alias_filter(spec: Spec, qs: Any) -> Any:
+    k = spec["k"]
+    if spec["model"] == "Author":
+        alias = [Count("posts"), Coalesce("age", "level"), Max("posts__rank"), Count("edited__tags")]
+        qs = qs.alias(m=alias[spec["variant"]]).filter(m__gte=k % 4)
+    else:
+        alias = [F("author__age"), F("rank") + F("author__level"), Coalesce("editor__age", Value(-1)), Count("tags")]
+        qs = qs.alias(m=alias[spec["variant"]]).filter(m__gte=k - 2)
+    return _ids(_sliced(qs.order_by("pk").values_list("pk", flat=True), spec["slice"]))
+
+
+def _shape_case_when(spec: Spec, qs: Any) -> Any:
+    k = spec["k"]
+    bucket = Case(
+        When(rank__gte=k, then=Value("hi")),
+        When(author__age__isnull=True, then=Value("none")),
+        When(Exists(Tag.objects.filter(posts=OuterRef("pk"), name=TAGS[k % 4])), then=Value("tagged")),
+        default=Value("lo"),
+    )
+    qs = qs.annotate(b=bucket)
+    if spec["variant"] % 2:
+        qs = qs.filter(b__in=["hi", "tagged"])
+    qs = qs.order_by("b", "pk") if spec["variant"] < 2 else qs.order_by("pk")
+    return _ids(_sliced(qs.values_list("pk", "b"), spec["slice"]))
+
+
+def _shape_coalesce(spec: Spec, qs: Any) -> Any:
+    value = [
+        Coalesce("age", "level"),
+        Coalesce("profile__bio", Value("-")),
+        Coalesce(Max("posts__rank"), Value(-1)),
+        Coalesce(Subquery(Post.objects.filter(editor=OuterRef("pk")).order_by("-rank", "pk").values("rank")[:1]), 0),
+    ][spec["variant"]]
+    qs = qs.annotate(c=value).order_by("c", "pk") if spec["variant"] != 1 else qs.annotate(c=value).order_by("pk")
+    return _ids(_sliced(qs.values_list("pk", "c"), spec["slice"]))
+
+
+def _shape_in_sliced(spec: Spec, qs: Any) -> Any:
+    bounds = spec["slice"]
+    inner = _filtered("Post", spec["inner"]).order_by(*spec["order"])
+    column = ["author_id", "pk", "editor_id", "pk"][spec["variant"]]
+    if column == "pk":
+        subquery = inner.values("pk")[bounds[0] : bounds[1]]
+        return _ids(qs.filter(pk__in=subquery).order_by("pk").values_list("pk", flat=True))
+    subquery = inner.values(column)[bounds[0] : bounds[1]]
+    return _ids(Author.objects.filter(pk__in=subquery).order_by("pk").values_list("pk", flat=True))
+
+
+def _shape_combinator(spec: Spec, qs: Any) -> Any:
+    other = _filtered("Post", spec["other"])
+    fields = ["pk", "title"] if spec["variant"] % 2 else ["pk"]
+    combined = getattr(qs.order_by().values_list(*fields), spec["combinator"])(other.order_by().values_list(*fields))
+    ordered = combined.order_by(*(["-pk"] if spec["variant"] < 2 else ["pk"]))
+    return _ids(_sliced(ordered, spec["slice"]))
+
+
+def _shape_values_distinct_joined(spec: Spec, qs: Any) -> Any:
+    fields = [
+        ["author__name", "tags__name"],
+        ["editor__name"],
+        ["author__profile__bio", "title"],
+        ["tags__name", "author__level"],
+    ][spec["variant"]]
+    return _ids(_sliced(qs.values_list(*fields).distinct().order_by(*fields), spec["slice"]))
+
+
+def _shape_order_related_slice(spec: Spec, qs: Any) -> Any:
+    qs = qs.order_by(*spec["order"])
+    if spec["select_related"]:
+        qs = qs.select_related("author", "editor")
+        return [[o.pk, o.author.name, o.editor.name if o.editor else None] for o in _sliced(qs, spec["slice"])]
+    return _ids(_sliced(qs.values_list("pk", flat=True), spec["slice"]))
+
+
+def _shape_extra(spec: Spec, qs: Any) -> Any:
+    variant = spec["variant"]
+    if variant < len(EXTRA_SELECTS):
+        qs = qs.extra(select={"n": EXTRA_SELECTS[variant]}).order_by("pk")
+        return [[o.pk, o.n] for o in _sliced(qs, spec["slice"])]
+    where = EXTRA_WHERES[variant - len(EXTRA_SELECTS)]
+    qs = qs.extra(where=[where], params=[spec["k"] % 6]).order_by("pk")
+    return [o.pk for o in _sliced(qs, spec["slice"])]
+
+
+def _shape_rawsql_annotation(spec: Spec, qs: Any) -> Any:
+    qs = qs.annotate(n=RawSQL(EXTRA_SELECTS[spec["variant"]], [])).order_by("pk")
+    return [[o.pk, o.n] for o in _sliced(qs, spec["slice"])]
+
+
+def _shape_select_for_update(spec: Spec, qs: Any) -> Any:
+    # FOR UPDATE allows no DISTINCT (and no outer join's nullable side but with OF): the WHERE without them.
+    qs = Post.objects.filter(_q(spec["filter"])).select_for_update(of=("self",))
+    return _ids(_sliced(qs.order_by("pk").values_list("pk", "rank"), spec["slice"]))
+
+
+def _shape_iterator(spec: Spec, qs: Any) -> Any:
+    found = []
+    for post in qs.order_by(*spec["order"]).iterator(chunk_size=spec["chunk"]):
+        if spec["take"] is not None and len(found) == spec["take"]:
+            break
+        found.append([post.pk, post.rank, post.title])
+    return found
+
+
+def _shape_prefetch_queryset(spec: Spec, qs: Any) -> Any:
+    k = spec["k"]
+    if spec["model"] == "Author":
+        inner = Post.objects.filter(rank__gte=k % 6).order_by("-rank", "pk")
+        if spec["variant"] % 2:
+            inner = inner[:2]  # a sliced Prefetch: a window over the partition
+        prefetch = Prefetch("posts", queryset=inner, to_attr="got")
+    else:
+        inner = Tag.objects.filter(name__in=[TAGS[k % 4], TAGS[(k + 1) % 4]]).order_by("name")
+        if spec["variant"] % 2:
+            inner = Tag.objects.filter(posts__author__age__gte=k).distinct().order_by("-name")
+        prefetch = Prefetch("tags", queryset=inner, to_attr="got")
+    qs = qs.prefetch_related(prefetch).order_by("pk")
+    return [[o.pk, [r.pk for r in o.got]] for o in _sliced(qs, spec["slice"])]
+
+
+def _shape_reverse_one_to_one(spec: Spec, qs: Any) -> Any:
+    found = []
+    for author in _sliced(qs.order_by("pk"), spec["slice"]):
+        try:
+            bio: Any = author.profile.bio
+        except Profile.DoesNotExist:
+            bio = None
+        found.append([author.pk, bio, author.profile.author.name if bio is not None else None])
+    return found
+
+
+def _shape_mti_access(spec: Spec, qs: Any) -> Any:
+    found = []
+    for obj in _sliced(qs.order_by("pk"), spec["slice"]):
+        if isinstance(obj, Restaurant):
+            found.append([obj.pk, obj.place_ptr.city, obj.rating])
+            continue
+        try:
+            rating: Any = obj.restaurant.rating
+        except Restaurant.DoesNotExist:
+            rating = "none"
+        found.append([obj.pk, obj.city, rating])
+    return found
+
+
+def _shape_editor_null(spec: Spec, qs: Any) -> Any:
+    condition = [
+        Q(editor__isnull=True),
+        Q(editor__isnull=True, author__age__gte=spec["k"]),
+        Q(editor__age__isnull=True),
+        Q(editor__isnull=False, editor__name__in=NAMES[:5]),
+    ][spec["variant"]]
+    return _ids(_sliced(qs.filter(condition).order_by("pk").values_list("pk", "editor_id"), spec["slice"]))
+
+
+SHAPE_RUNNERS: dict[str, Callable[[Spec, Any], Any]] = {name: globals()[f"_shape_{name}"] for name, _weight in SHAPES}
+
+
+def _run_shape(spec: Spec) -> Any:
+    return SHAPE_RUNNERS[spec["shape"]](spec, _filtered(spec["model"], spec))
+
+
 RUNNERS: dict[str, Callable[[Spec], Any]] = {
     "rows": _run_rows,
     "aggregate": _run_aggregate,
@@ -447,6 +738,7 @@ RUNNERS: dict[str, Callable[[Spec], Any]] = {
     "window": _run_window,
     "subquery": _run_subquery,
     "raw": _run_raw,
+    "shape": _run_shape,
 }
 
 
