@@ -51,6 +51,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "MUTATION_RETENTION",
         "PRUNE_INTERVAL",
         "MUTATION_RATE",
+        "MESSAGE_RATE",
     ):
         value = getattr(reactive_settings, name)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
@@ -64,6 +65,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "MAX_QUERIES_PER_CONNECTION",
         "MAX_PENDING_MUTATIONS",
         "MUTATION_BURST",
+        "MESSAGE_BURST",
+        "MAX_INBOUND_BYTES",
+        "MAX_INBOUND_MESSAGES",
         "MAX_CONNECTIONS_PER_USER",
         "MAX_UNSENT_MESSAGES",
         "WORKER_THREADS",

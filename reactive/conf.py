@@ -52,6 +52,14 @@ DEFAULTS: dict[str, Any] = {
     "MUTATION_BURST": 100,
     # Most WebSocket connections one authenticated user may hold in one server process.
     "MAX_CONNECTIONS_PER_USER": 100,
+    # Messages one connection may send per second on average, of every type, and at once; past them the server
+    # waits before it handles the next one (and reads nothing more from that connection meanwhile).
+    "MESSAGE_RATE": 200.0,
+    "MESSAGE_BURST": 400,
+    # Received and not yet handled, per connection: bytes and messages. Past either, Daphne stops reading that
+    # socket until the server has caught up with it (TCP then slows the client down).
+    "MAX_INBOUND_BYTES": 4 * 1_048_576,
+    "MAX_INBOUND_MESSAGES": 100,
     # Most messages besides Transitions waiting unsent on one socket; beyond it the client is not reading.
     "MAX_UNSENT_MESSAGES": 500,
     # Origins allowed to open a WebSocket or call the HTTP API cross-origin ("*" allows any);

@@ -66,8 +66,21 @@ TRANSITIONS = Counter("reactive_transitions_total", "Transition messages sent.")
 MESSAGES_SENT = Counter("reactive_messages_sent_total", "WebSocket messages sent.")
 BYTES_SENT = Counter("reactive_bytes_sent_total", "Bytes of WebSocket messages sent.")
 MUTATIONS = Counter("reactive_mutations_total", "Mutation requests handled, by function.", label="function")
+INBOUND_BYTES = Gauge("reactive_inbound_bytes", "Bytes of WebSocket messages received and not yet handled.")
+INBOUND_PAUSES = Counter("reactive_inbound_pauses_total", "Times a socket stopped being read: its input was full.")
 
-ALL = [CONNECTIONS, LIVE_INSTANCES, QUERY_RUNS, INVALIDATIONS, TRANSITIONS, MESSAGES_SENT, BYTES_SENT, MUTATIONS]
+ALL = [
+    CONNECTIONS,
+    LIVE_INSTANCES,
+    QUERY_RUNS,
+    INVALIDATIONS,
+    TRANSITIONS,
+    MESSAGES_SENT,
+    BYTES_SENT,
+    MUTATIONS,
+    INBOUND_BYTES,
+    INBOUND_PAUSES,
+]
 
 
 def render() -> str:

@@ -9,8 +9,10 @@
 - ``BaseDatabaseWrapper.commit`` / ``rollback`` / ``close`` / ``savepoint*``: the write
   buffer follows the transaction; the outbox row is written just before the commit and
   the commit number published just after it.
-- Daphne's ``WebSocketFactory.__init__`` (permessage-deflate) and ``WebSocketProtocol.serverSend``
-  (a frame is written to the socket when it is sent, not on the reactor's next turn).
+- Daphne's ``WebSocketFactory.__init__`` (permessage-deflate), ``WebSocketProtocol.serverSend``
+  (a frame is written to the socket when it is sent, not on the reactor's next turn) and
+  ``applicationCreateWorked`` / ``onMessage`` / ``onClose`` (input received and not yet handled is
+  bounded: past ``MAX_INBOUND_BYTES`` or ``MAX_INBOUND_MESSAGES`` the socket is not read).
 
 A write outside any transaction (autocommit) runs in one begun on the driver's cursor
 (:func:`writing`), so that it and its outbox row commit together; nothing reactive runs
@@ -19,6 +21,7 @@ itself is logged by Django or counted by its tests.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import functools
@@ -32,7 +35,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models.sql import compiler as sql_compiler
 from django.db.models.sql.constants import MULTI, ROW_COUNT, SINGLE
 
-from . import commits, tracking, writes
+from . import commits, metrics, tracking, writes
 from .errors import ReadOnlyError
 from .readsets import TableRead
 from .sqltext import is_write_sql
@@ -529,6 +532,101 @@ def _websocket_server_send(original: Callable[..., Any]) -> Callable[..., Any]:
     return serverSend
 
 
+# --- Daphne: input not yet handled is bounded ---------------------------------------------------
+
+
+class _Inbound:
+    """What one connection received and the application has not taken yet; reading stops past the limits.
+
+    Daphne reads every frame a client sends into an unbounded queue. Here each frame is counted when it is
+    queued and when the application takes it (the queue's ``get_nowait``, which its ``get`` calls), and the
+    socket is paused (``pauseProducing``: TCP's window then slows the client) while more than
+    ``MAX_INBOUND_BYTES`` or ``MAX_INBOUND_MESSAGES`` wait, and resumed at half of both.
+    """
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+        self.sizes: collections.deque[int] = collections.deque()
+        self.bytes = 0
+        self.paused = False
+
+    def queued(self, size: int) -> None:
+        from .conf import reactive_settings
+
+        self.sizes.append(size)
+        self.bytes += size
+        metrics.INBOUND_BYTES.inc(size)
+        if not self.paused and (
+            self.bytes > reactive_settings.MAX_INBOUND_BYTES or len(self.sizes) > reactive_settings.MAX_INBOUND_MESSAGES
+        ):
+            self.paused = True
+            metrics.INBOUND_PAUSES.inc()
+            self.protocol.transport.pauseProducing()
+
+    def taken(self) -> None:
+        from .conf import reactive_settings
+
+        if not self.sizes:
+            return
+        size = self.sizes.popleft()
+        self.bytes -= size
+        metrics.INBOUND_BYTES.dec(size)
+        if (
+            self.paused
+            and self.bytes <= reactive_settings.MAX_INBOUND_BYTES // 2
+            and len(self.sizes) <= reactive_settings.MAX_INBOUND_MESSAGES // 2
+        ):
+            self.paused = False
+            if self.protocol.transport is not None:
+                self.protocol.transport.resumeProducing()
+
+    def forget(self) -> None:
+        """The connection closed: what it still held is not waiting any more."""
+        metrics.INBOUND_BYTES.dec(self.bytes)
+        self.sizes.clear()
+        self.bytes = 0
+
+
+def _application_create_worked(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def applicationCreateWorked(self: Any, application_queue: Any) -> Any:
+        inbound = self._reactive_inbound = _Inbound(self)
+        get_nowait = application_queue.get_nowait
+
+        def counted_get_nowait() -> Any:
+            message = get_nowait()
+            if message.get("type") == "websocket.receive":
+                inbound.taken()
+            return message
+
+        application_queue.get_nowait = counted_get_nowait  # asyncio.Queue.get() calls it for every item
+        return original(self, application_queue)
+
+    return applicationCreateWorked
+
+
+def _websocket_on_message(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def onMessage(self: Any, payload: bytes, isBinary: bool) -> None:
+        queued = not self.muted and hasattr(self, "_reactive_inbound")
+        original(self, payload, isBinary)
+        if queued:
+            self._reactive_inbound.queued(len(payload))
+
+    return onMessage
+
+
+def _websocket_on_close(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def onClose(self: Any, *args: Any, **kwargs: Any) -> Any:
+        inbound = getattr(self, "_reactive_inbound", None)
+        if inbound is not None:
+            inbound.forget()
+        return original(self, *args, **kwargs)
+
+    return onClose
+
+
 def _daphne_patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]]:
     try:
         from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
@@ -537,6 +635,9 @@ def _daphne_patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Ca
     return [
         (WebSocketFactory, "__init__", _websocket_factory_init),
         (WebSocketProtocol, "serverSend", _websocket_server_send),
+        (WebSocketProtocol, "applicationCreateWorked", _application_create_worked),
+        (WebSocketProtocol, "onMessage", _websocket_on_message),
+        (WebSocketProtocol, "onClose", _websocket_on_close),
     ]
 
 

@@ -38,6 +38,12 @@ from .session import Session
 
 logger = logging.getLogger("reactive")
 
+# Connect, Authenticate and Event are small in every real client: a bigger one (in characters) is refused.
+SMALL_MESSAGE_BYTES = 65_536
+_SMALL_MESSAGES = (protocol.Connect, protocol.Authenticate, protocol.Event)
+# Frames larger than this are parsed on a worker thread: the event loop serves other connections meanwhile.
+_PARSE_ON_LOOP_BYTES = 65_536
+
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
@@ -70,6 +76,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         # and reads nothing more from its socket meanwhile (Channels hands a consumer one message at a time).
         self._call_slots = asyncio.Semaphore(reactive_settings.MAX_PENDING_MUTATIONS)
         self._calls = TokenBucket(reactive_settings.MUTATION_RATE, reactive_settings.MUTATION_BURST, loop.time())
+        self._messages = TokenBucket(reactive_settings.MESSAGE_RATE, reactive_settings.MESSAGE_BURST, loop.time())
         self._tasks: set[asyncio.Task[Any]] = set()
         self._counted: Any = None  # the user this connection is counted for (MAX_CONNECTIONS_PER_USER)
         self._token_expiry: asyncio.TimerHandle | None = None
@@ -170,15 +177,25 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if text_data is None:
             await self._fail("Binary frames are not supported: send JSON text frames")
             return
+        loop = asyncio.get_running_loop()
+        while (delay := self._messages.take(loop.time())) > 0:
+            await asyncio.sleep(delay)  # MESSAGE_RATE: this connection waits, and is not read meanwhile
         limit = reactive_settings.MAX_MESSAGE_BYTES
         # Characters are at most 4 bytes each: encode only messages that might be too big.
         if len(text_data) * 4 > limit and (size := len(text_data.encode(errors="surrogatepass"))) > limit:
             await self._fail(f"Message of {size} bytes exceeds MAX_MESSAGE_BYTES={limit}", CLOSE_TOO_BIG)
             return
         try:
-            message = protocol.parse(text_data)
+            if len(text_data) > _PARSE_ON_LOOP_BYTES:
+                message = await asyncio.to_thread(protocol.parse, text_data)
+            else:
+                message = protocol.parse(text_data)
         except ProtocolError as exc:
             await self._fail(str(exc))
+            return
+        if isinstance(message, _SMALL_MESSAGES) and len(text_data) > SMALL_MESSAGE_BYTES:
+            kind = type(message).__name__
+            await self._fail(f"A {kind} message may be at most {SMALL_MESSAGE_BYTES} characters", CLOSE_TOO_BIG)
             return
         try:
             await self._dispatch(message)
