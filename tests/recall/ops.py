@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 
 from .models import Author, Place, Post, Profile, Restaurant, Tag
 from .specs import BIOS, CITIES, NAMES, TAGS, TITLES, rand_date, rand_score
@@ -79,6 +80,22 @@ def _post_fields(rng: random.Random) -> dict[str, Any]:
     return {k: choices[k]() for k in rng.sample(list(choices), rng.randint(1, 3))}
 
 
+# Writes that reach rows another way (see "writes that reach rows another way" below), drawn with the
+# same fields: form (0-3), value, name, others, model; (kind, weight).
+EXTRA_KINDS: list[tuple[str, int]] = [
+    ("qs_update_expr", 3),
+    ("rename", 2),
+    ("bulk_update_mti", 1),
+    ("cascade", 2),
+    ("through", 3),
+    ("qs_update_or_create", 1),
+    ("force_insert", 1),
+    ("resurrect", 2),
+    ("raw_returning", 1),
+    ("raw_upsert", 1),
+]
+
+
 def _draw_simple(rng: random.Random, vendor: str, nested: bool = False) -> Op:
     """One write that is not itself a transaction wrapper (``nested``: inside one, so no executescript)."""
     n = rng.randint(0, 20)
@@ -99,8 +116,9 @@ def _draw_simple(rng: random.Random, vendor: str, nested: bool = False) -> Op:
         ("restaurant", 3),
         ("raw", 3),
     ]
+    kinds += EXTRA_KINDS
     if vendor == "postgresql":
-        kinds += [("copy", 1), ("raw_composed", 1), ("raw_bytes", 1), ("raw_multi", 1)]
+        kinds += [("copy", 1), ("raw_composed", 1), ("raw_bytes", 1), ("raw_multi", 1), ("select_writes", 1)]
     kind = rng.choices([k for k, _ in kinds], [w for _, w in kinds])[0]
     op: Op = {"op": kind, "n": n}
     if kind == "create_author":
@@ -158,6 +176,14 @@ def _draw_simple(rng: random.Random, vendor: str, nested: bool = False) -> Op:
             op["op"], op["form"] = "executescript", "executescript"
     elif kind == "copy":
         op.update(names=rng.sample(TAGS, 2))
+    elif kind in dict(EXTRA_KINDS) or kind == "select_writes":
+        op.update(
+            form=rng.randrange(4),
+            value=rng.randint(0, 9),
+            name=rng.choice(NAMES + TAGS),
+            others=rng.sample(range(6), rng.randint(1, 3)),
+            model=rng.choice(["Author", "Post", "Restaurant", "Tag"]),
+        )
     return op
 
 
@@ -427,6 +453,200 @@ def _executescript(op: Op) -> None:
         )
 
 
+# --- writes that reach rows another way: expressions, cascades, the through model, stale pks, raw SQL --
+
+
+def _qs_update_expr(op: Op) -> None:
+    """update() whose SET values are expressions of other columns (F across columns, Case/When, Coalesce)."""
+    k = op["value"]
+    if op["form"] == 0:
+        Post.objects.filter(rank__lt=k).update(rank=F("double_rank") - F("rank") + 1)
+    elif op["form"] == 1:
+        Post.objects.filter(pk__lte=k + 3).update(
+            title=Case(When(rank__gte=k, then=Value("alpha")), default=F("title")),
+            rank=Case(When(rank__gte=k, then=F("rank") - 1), default=Value(k)),
+        )
+    elif op["form"] == 2:
+        Author.objects.filter(age__gte=k % 5).update(level=Coalesce(F("age"), Value(1)), age=F("level"))
+    else:
+        Post.objects.filter(editor__isnull=False, rank__gte=k % 4).update(editor=F("author"))
+
+
+def _rename(op: Op) -> None:
+    """update() of a column other queries ORDER BY, on one row pinned by pk and a condition."""
+    k = op["value"]
+    if op["model"] in ("Author", "Post"):
+        author = _nth(Author, op["n"])
+        if author is not None:
+            Author.objects.filter(pk=author.pk, age__lt=k).update(name=_free_author_name(op["name"]))
+    elif op["model"] == "Restaurant":
+        Restaurant.objects.filter(rating__lte=k % 6).update(rating=F("rating") + 1)
+    else:
+        tag = _nth(Tag, op["n"])
+        if tag is not None:
+            taken = set(Tag.objects.values_list("name", flat=True))
+            Tag.objects.filter(pk=tag.pk).update(name=_free_name(op["name"], taken))
+
+
+def _bulk_update_mti(op: Op) -> None:
+    """bulk_update of multi-table inheritance children, on a parent field and a child field."""
+    objs = list(Restaurant.objects.order_by("pk")[op["n"] % 3 : op["n"] % 3 + 2])
+    for i, obj in enumerate(objs):
+        obj.city = CITIES[(op["value"] + i) % len(CITIES)]
+        obj.rating = None if (op["value"] + i) % 4 == 0 else (op["value"] + i) % 6
+    fields = [["city"], ["rating"], ["city", "rating"], ["rating", "serves_pizza"]][op["form"]]
+    Restaurant.objects.bulk_update(objs, fields, batch_size=1 if op["form"] == 3 else None)
+
+
+def _cascade(op: Op) -> None:
+    """Deletes that cascade through several levels (author -> profile, posts -> m2m rows; editor SET NULL)."""
+    if op["form"] == 0:
+        Author.objects.filter(name__in=[NAMES[op["n"] % 10], NAMES[op["value"]]]).delete()
+    elif op["form"] == 1:
+        Place.objects.filter(city=CITIES[op["value"] % 3], pk__gte=op["n"] % 5).delete()
+    elif op["form"] == 2:
+        Author.objects.filter(edited__rank__gte=op["value"]).delete()
+    else:
+        Tag.objects.filter(posts__author__age__lt=op["value"] % 4).delete()
+
+
+def _through(op: Op) -> None:
+    """Writes of the m2m rows through the through model itself."""
+    through = Post.tags.through
+    post, tag = _nth(Post, op["n"]), _nth(Tag, op["value"])
+    if post is None or tag is None:
+        return
+    if op["form"] == 0:
+        rows = [through(post_id=post.pk, tag_id=t.pk) for t in (_nth(Tag, i) for i in op["others"]) if t is not None]
+        through.objects.bulk_create(rows, ignore_conflicts=True)
+    elif op["form"] == 1:
+        through.objects.filter(tag_id=tag.pk, post__rank__lte=op["value"]).delete()
+    elif op["form"] == 2:
+        # Move one row to another tag, when the post does not have it yet.
+        row = through.objects.filter(post_id=post.pk).order_by("pk").first()
+        if row is not None and not through.objects.filter(post_id=post.pk, tag_id=tag.pk).exists():
+            through.objects.filter(pk=row.pk).update(tag_id=tag.pk)
+    elif not through.objects.filter(post_id=post.pk, tag_id=tag.pk).exists():
+        through(post=post, tag=tag).save()
+
+
+def _qs_update_or_create(op: Op) -> None:
+    """QuerySet.update_or_create on a filtered queryset (get with select_for_update, then save or create)."""
+    k = op["value"]
+    if op["model"] in ("Author", "Restaurant"):
+        existing = list(Author.objects.filter(age__gte=k % 5).values_list("name", flat=True))
+        name = existing[op["n"] % len(existing)] if existing and op["n"] % 2 else _free_author_name(op["name"])
+        Author.objects.filter(age__gte=k % 5).update_or_create(
+            name=name, defaults={"age": k, "score": k}, create_defaults={"age": k % 5 + 1, "active": False}
+        )
+    else:
+        author = _nth(Author, op["n"])
+        if author is not None:
+            Profile.objects.filter(author__active=author.active).update_or_create(
+                author=author, defaults={"bio": BIOS[k % 4]}, create_defaults={"bio": "new"}
+            )
+
+
+def _force_insert(op: Op) -> None:
+    """save(force_insert=True) of a new object (an MTI child inserts its parent too)."""
+    if op["model"] == "Restaurant":
+        Restaurant(name=op["name"], city=CITIES[op["value"] % 3], rating=op["value"] % 6).save(force_insert=True)
+    elif op["model"] == "Author":
+        Author(name=_free_author_name(op["name"]), age=op["value"]).save(force_insert=True)
+    else:
+        author = _nth(Author, op["n"])
+        if author is not None:
+            Post(author=author, title=TITLES[op["value"] % 5], rank=op["value"]).save(force_insert=True)
+
+
+def _resurrect(op: Op) -> None:
+    """save() of an object whose row is gone (a stale pk): an UPDATE of no row, then an INSERT with that pk."""
+    model = MODELS[op["model"] if op["model"] != "Tag" else "Place"]
+    obj = _nth(model, op["n"])
+    if obj is None:
+        return
+    if op["form"] == 3:
+        stale = model.objects.get(pk=obj.pk)  # obj.delete() clears obj's pk: save a copy read before
+        obj.delete()
+    else:
+        stale = obj  # deleted by a queryset: the object keeps its pk
+        model.objects.filter(pk=obj.pk).delete()
+    if isinstance(stale, Author):
+        stale.age = op["value"]
+    elif isinstance(stale, Post):
+        stale.rank = op["value"]
+        if not Author.objects.filter(pk=stale.author_id).exists():
+            return
+        if stale.editor_id is not None and not Author.objects.filter(pk=stale.editor_id).exists():
+            stale.editor_id = None
+    elif isinstance(stale, Restaurant):
+        stale.rating = op["value"] % 6
+    else:
+        stale.city = CITIES[op["value"] % 3]
+    stale.save(force_insert=op["form"] == 2)
+
+
+def _raw_returning(op: Op) -> None:
+    """Raw INSERT ... RETURNING (and UPDATE ... RETURNING), reading the rows back."""
+    with connection.cursor() as cursor:
+        if op["form"] % 2:
+            cursor.execute("UPDATE recall_post SET rank = %s WHERE id = %s RETURNING id, rank", [op["value"], op["n"]])
+        else:
+            author = _nth(Author, op["n"])
+            if author is None:
+                return
+            cursor.execute(
+                "INSERT INTO recall_post (author_id, title, rank) VALUES (%s, %s, %s) RETURNING id",
+                [author.pk, TITLES[op["value"] % 5], op["value"]],
+            )
+        cursor.fetchall()
+
+
+def _raw_upsert(op: Op) -> None:
+    """Raw INSERT ... ON CONFLICT DO UPDATE on a unique column: inserts or updates."""
+    with connection.cursor() as cursor:
+        if op["model"] in ("Tag", "Post"):
+            cursor.execute(
+                "INSERT INTO recall_tag (name) VALUES (%s) "
+                + (
+                    "ON CONFLICT (name) DO NOTHING"
+                    if op["form"] % 2
+                    else "ON CONFLICT (name) DO UPDATE SET name = excluded.name"
+                ),
+                [op["name"]],
+            )
+            return
+        name = NAMES[op["n"] % 10] if op["form"] % 2 else op["name"]
+        cursor.execute(
+            "INSERT INTO recall_author (name, age, active) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET age = excluded.age, level = recall_author.level + 1",
+            [name, op["value"], True],
+        )
+
+
+SELECT_WRITES_FUNCTION = """
+CREATE OR REPLACE FUNCTION recall_bump_rank(post_id integer, new_rank integer) RETURNS integer AS $$
+BEGIN
+    UPDATE recall_post SET rank = new_rank WHERE id = post_id;
+    RETURN new_rank;
+END
+$$ LANGUAGE plpgsql
+"""
+
+
+def _select_writes(op: Op) -> None:
+    """PostgreSQL: statements that read like reads but write (a function called by SELECT, EXPLAIN ANALYZE)."""
+    post = _nth(Post, op["n"])
+    if post is None:
+        return
+    with connection.cursor() as cursor:
+        if op["form"] % 2:
+            cursor.execute("SELECT recall_bump_rank(%s, %s)", [post.pk, op["value"]])
+        else:
+            cursor.execute("EXPLAIN ANALYZE UPDATE recall_post SET rank = %s WHERE id = %s", [op["value"], post.pk])
+        cursor.fetchall()
+
+
 APPLY: dict[str, Callable[[Op], None]] = {
     "create_author": _create_author,
     "save_author": _save_author,
@@ -447,6 +667,17 @@ APPLY: dict[str, Callable[[Op], None]] = {
     "raw_bytes": _raw_bytes,
     "raw_multi": _raw_multi,
     "copy": _copy,
+    "qs_update_expr": _qs_update_expr,
+    "rename": _rename,
+    "bulk_update_mti": _bulk_update_mti,
+    "cascade": _cascade,
+    "through": _through,
+    "qs_update_or_create": _qs_update_or_create,
+    "force_insert": _force_insert,
+    "resurrect": _resurrect,
+    "raw_returning": _raw_returning,
+    "raw_upsert": _raw_upsert,
+    "select_writes": _select_writes,
 }
 
 
@@ -517,3 +748,6 @@ def seed_data(rng: random.Random) -> None:
         for name in NAMES[:3]:
             Restaurant.objects.create(name=name, city=rng.choice(CITIES), rating=rng.randint(0, 5))
         Place.objects.create(name="plain", city=rng.choice(CITIES))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(SELECT_WRITES_FUNCTION)
