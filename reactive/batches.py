@@ -25,7 +25,7 @@ from django.db import close_old_connections, connections
 
 from . import commits, diffs
 from .conf import reactive_settings
-from .execution import QueryRun, execute_query
+from .execution import Outcome, QueryRun, execute_query
 from .readset_index import ReadSetIndex
 from .readsets import TableWrite
 from .snapshot import read_snapshot
@@ -80,16 +80,29 @@ def run_batch(
             last = instance.last_run
             previous = None if last is None else last.outcome
             journal = instance.journal if last is None else last.journal
+            # A failure of the function or of encoding its result or error fails this run only; only a
+            # broken connection escapes (and then the whole batch is retried).
             run = execute_query(instance.spec, instance.args, instance.user, journal)
             if previous is not None and previous.success and run.outcome.success and run.outcome != previous:
-                # Built here, once, for every session holding the previous value (reactive.diffs).
-                run.diff = (previous, diffs.encoded_diff(previous.value_json, run.outcome.value_json, run.value))
+                run.diff = (previous, _diff(instance, previous, run))
             run.value = None  # only the diff needed it
             runs[instance] = run
     for instance, run in runs.items():
         index.put(instance, run.readset)
         instance.last_run = run
     return BatchResult(ts, runs, len(affected))
+
+
+def _diff(instance: QueryInstance, previous: Outcome, run: QueryRun) -> str | None:
+    """The diff from ``previous`` (reactive.diffs), built here once for every session holding it.
+
+    A diff only saves bytes: should building it fail, the full value goes out instead.
+    """
+    try:
+        return diffs.encoded_diff(previous.value_json, run.outcome.value_json, run.value)
+    except Exception:
+        logger.exception("reactive: building the diff of %s failed; sending its whole value", instance.spec.name)
+        return None
 
 
 class BatchThread:

@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_RESULT_BYTES": 8_388_608,
     # Most rows one query run may read through the ORM before it is stopped with an error.
     "MAX_ROWS_READ": 100_000,
+    # Largest page reactive.paginate() returns when asked (paginationOpts.numItems); a larger one fails the query.
+    "MAX_PAGE_SIZE": 1000,
     # Most live queries one connection may hold.
     "MAX_QUERIES_PER_CONNECTION": 1000,
     # Most mutations and actions one connection may have waiting or running.

@@ -74,6 +74,13 @@ class LimitExceeded(ReactiveError):
     default_message = "Limit exceeded"
 
 
+class InvalidResult(ReactiveError):
+    """A function returned a value that has no Convex encoding (say, an integer beyond 64 bits)."""
+
+    code = "invalid_result"
+    default_message = "The function returned a value that cannot be sent"
+
+
 class ProtocolError(Exception):
     """A client message that does not follow the protocol."""
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -20,7 +22,7 @@ from django.utils import timezone
 from . import commits, values
 from .conf import reactive_settings
 from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
-from .errors import ArgumentError, Forbidden, ReactiveError, Unauthorized, client_message
+from .errors import ArgumentError, Forbidden, InvalidResult, ReactiveError, Unauthorized, client_message
 from .functions import FunctionSpec, Kind, resolve
 from .limits import check_result
 from .pagination import run_with_journal
@@ -49,10 +51,10 @@ class Outcome:
         data_json = None
         if has_data:
             try:
-                data_json = values.dumps(values.encode(values.to_json_value(data, "data")))
+                data_json = values.dumps(values.encode(values.to_json_value(data, "data"), "data"))
                 data_json.encode()  # lone surrogates could not be sent
-            except (values.EncodingError, TypeError, ValueError):
-                logger.error("reactive: the data of %r is not a JSON value; sending the message only", exc)
+            except Exception as problem:  # whatever the data holds, the failure still reaches the client
+                logger.error("reactive: the data of %r cannot be sent (%s); sending the message only", exc, problem)
         return cls(False, error_message=message, error_data_json=data_json)
 
     def to_wire(self) -> dict[str, Any]:
@@ -148,12 +150,29 @@ def _encode_result(value: Any) -> str:
 
 def _encode_result_value(value: Any) -> tuple[str, Any]:
     """:func:`_encode_result`, with the encoded value it dumped."""
-    encoded = values.encode(values.to_json_value(value))
+    with _invalid_result():
+        encoded = values.encode(values.to_json_value(value))
     return check_result(values.dumps(encoded)), encoded
 
 
+def _json_result(value: Any) -> Any:
+    """A function's result as JSON-able Python (:func:`values.to_json_value`); raises InvalidResult."""
+    with _invalid_result():
+        return values.to_json_value(value)
+
+
+@contextmanager
+def _invalid_result() -> Iterator[None]:
+    """A result that has no Convex encoding fails its call with a clear InvalidResult."""
+    try:
+        yield
+    except values.EncodingError as exc:
+        raise InvalidResult(f"The function returned a value that cannot be sent: {exc}") from exc
+
+
 def _log_unexpected(spec: FunctionSpec, exc: BaseException) -> None:
-    if not isinstance(exc, ReactiveError):
+    # An invalid result is the function's bug too, though its message is fit for the client.
+    if not isinstance(exc, ReactiveError) or isinstance(exc, InvalidResult):
         logger.error("reactive: %s %s failed", spec.kind.value, spec.name, exc_info=exc)
 
 
@@ -193,7 +212,7 @@ def run_query_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
     """Run a query once, untracked by any subscription (HTTP, actions); raises on failure."""
     validated = validate_args(spec, args)
     with read_snapshot(reactive_settings.DATABASE), tracked():
-        return values.to_json_value(_call(spec, QueryCtx(user), validated))
+        return _json_result(_call(spec, QueryCtx(user), validated))
 
 
 def execute_query_once(spec: FunctionSpec, raw_args: Any, user: Any) -> Outcome:
@@ -208,7 +227,7 @@ def run_mutation_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> An
     """Run a mutation in its own transaction; returns its JSON value or raises."""
     validated = validate_args(spec, args)
     with transaction.atomic(using=reactive_settings.DATABASE):
-        return values.to_json_value(_call(spec, MutationCtx(user), validated))
+        return _json_result(_call(spec, MutationCtx(user), validated))
 
 
 def _stored_outcome(session_id: str, request_id: int) -> Outcome | None:
@@ -311,12 +330,12 @@ def run_action_sync(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
     validated = validate_args(spec, args)
     if spec.is_async:
         return async_to_sync(_call_async)(spec, AsyncActionCtx(user), validated)
-    return values.to_json_value(_call(spec, ActionCtx(user), validated))
+    return _json_result(_call(spec, ActionCtx(user), validated))
 
 
 async def _call_async(spec: FunctionSpec, ctx: AsyncActionCtx, args: dict[str, Any]) -> Any:
     await run_sync(check_permission, spec, ctx, args)
-    return values.to_json_value(await spec.func(ctx, **args))
+    return _json_result(await spec.func(ctx, **args))
 
 
 async def run_action_async(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:

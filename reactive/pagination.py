@@ -6,7 +6,8 @@
         return paginate(messages, paginationOpts, serialize=message_json)
 
 Pages follow the queryset's ordering, ties broken by primary key; cursors are opaque
-strings holding the sort key of a row. The first run of a page records where it ended
+strings holding the sort key of a row, signed for that ordering (Django's signing), so a
+cursor the server did not write fails with :class:`InvalidCursor`. The first run of a page records where it ended
 in the query's *journal*; every later run (after a write, or a reconnect that sends the
 journal back) ends at that same key, so loaded pages neither overlap nor leave gaps
 while rows are added, changed or deleted: a page grows or shrinks instead of shifting.
@@ -26,10 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core import signing
 from django.db.models import Model, Q, QuerySet
 
 from .codec import decode_value, encode_value
-from .errors import ReactiveError
+from .conf import reactive_settings
+from .errors import LimitExceeded, ReactiveError
 from .validators import Object, Validator, v
 
 # The journal of a page marks its end; this one means "to the end of the range".
@@ -68,23 +71,42 @@ def run_with_journal(incoming: str | None, run: Callable[[], Any]) -> tuple[Any,
         _journal.reset(token)
 
 
+# Options that never change a page (paginate ignores them): dropped, so that queries differing only by them
+# (the client's pagination ``id`` above all) share one instance instead of each costing a re-run.
+_PAGE_NEUTRAL_OPTIONS = ("id", "maximumRowsRead", "maximumBytesRead")
+
+
+class PaginationOpts(Object):
+    """``paginationOpts`` as clients (ours and Convex's) send it, without the options that never change a page."""
+
+    def __init__(self) -> None:
+        nullable_string: Validator = v.union(v.string(max_length=4096), v.literal(None))
+        super().__init__(
+            {
+                "numItems": v.int(min=1),
+                "cursor": nullable_string,
+                "endCursor": v.optional(nullable_string),
+                "id": v.optional(v.int()),
+                "maximumRowsRead": v.optional(v.float()),
+                "maximumBytesRead": v.optional(v.float()),
+            }
+        )
+
+    def validate(self, value: Any, path: str) -> dict[str, Any]:
+        opts = super().validate(value, path)
+        for name in _PAGE_NEUTRAL_OPTIONS:
+            opts.pop(name, None)
+        return opts
+
+
 def pagination_opts() -> Object:
-    """The validator of ``paginationOpts`` as clients (ours and Convex's) send it."""
-    nullable_string: Validator = v.union(v.string(max_length=4096), v.literal(None))
-    return v.object(
-        {
-            "numItems": v.int(min=1, max=10_000),
-            "cursor": nullable_string,
-            "endCursor": v.optional(nullable_string),
-            "id": v.optional(v.int()),
-            "maximumRowsRead": v.optional(v.float()),
-            "maximumBytesRead": v.optional(v.float()),
-        }
-    )
+    """The validator of ``paginationOpts`` (see :class:`PaginationOpts`)."""
+    return PaginationOpts()
 
 
 @dataclass(frozen=True)
 class _Ordering:
+    model: str  # the model's label: a cursor holds a key of one ordering of one model
     attnames: tuple[str, ...]
     descending: tuple[bool, ...]
 
@@ -105,7 +127,7 @@ class _Ordering:
         if pk not in attnames:
             attnames.append(pk)
             descending.append(False)
-        return cls(tuple(attnames), tuple(descending))
+        return cls(opts.label, tuple(attnames), tuple(descending))
 
     def order_by(self) -> list[str]:
         return [("-" if desc else "") + name for name, desc in zip(self.attnames, self.descending, strict=True)]
@@ -126,19 +148,38 @@ class _Ordering:
             condition = tail
         return condition
 
+    def _signer(self) -> signing.Signer:
+        """Cursors are signed for this ordering: only keys this server wrote, of the right types, reach SQL."""
+        return signing.Signer(salt=f"reactive.cursor:{self.model}:{self.attnames}:{self.descending}")
+
     def encode(self, key: Sequence[Any]) -> str:
         payload = json.dumps([encode_value(value) for value in key], separators=(",", ":"))
-        return base64.urlsafe_b64encode(payload.encode()).decode()
+        return self._signer().sign(base64.urlsafe_b64encode(payload.encode()).decode())
 
-    def decode(self, cursor: str) -> list[Any]:
+    def decode(self, cursor: Any) -> list[Any]:
+        if not isinstance(cursor, str):
+            raise InvalidCursor()
         try:
-            values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            payload = self._signer().unsign(cursor)
+        except signing.BadSignature:
+            raise InvalidCursor() from None
+        try:
+            values = json.loads(base64.urlsafe_b64decode(payload.encode()))
             key = [decode_value(value) for value in values]
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
             raise InvalidCursor() from None
         if not isinstance(values, list) or len(key) != len(self.attnames):
             raise InvalidCursor()
         return key
+
+
+def _page_size(pagination_opts: Mapping[str, Any]) -> int:
+    """``numItems``, which ``MAX_PAGE_SIZE`` bounds."""
+    num_items = int(pagination_opts["numItems"])
+    limit = reactive_settings.MAX_PAGE_SIZE
+    if num_items > limit:
+        raise LimitExceeded(f"A page of {num_items} items exceeds MAX_PAGE_SIZE={limit}")
+    return num_items
 
 
 def paginate(
@@ -153,7 +194,7 @@ def paginate(
     becomes an object with ``_id``).
     """
     ordering = _Ordering.of(queryset)
-    num_items = int(pagination_opts["numItems"])
+    num_items = _page_size(pagination_opts)
     cursor = pagination_opts.get("cursor")
     end_cursor = pagination_opts.get("endCursor")
     journal = _journal.get()

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import commits, diffs, metrics
+from . import commits, diffs, journals, metrics
 from .batches import BatchResult, BatchThread, BatchWork
 from .conf import reactive_settings
 from .execution import Outcome, QueryRun
@@ -55,8 +55,11 @@ class QueryInstance:
     spec: FunctionSpec
     args: dict[str, Any]
     user: Any
+    cargs: str = ""  # the canonical args
     # A paginated query's page end (see reactive.pagination), kept across re-runs.
     journal: str | None = None
+    # The journal as clients get it, signed (reactive.journals), for the journal it was signed from.
+    _issued_journal: tuple[str | None, str | None] = (None, None)
     outcome: Outcome | None = None
     # The value of the previous version, and the diff from it (built once, for every session).
     previous_value_json: str | None = None
@@ -86,6 +89,12 @@ class QueryInstance:
             self.outcome = run.outcome
             self.version += 1
         return changed
+
+    def client_journal(self) -> str | None:
+        """The journal to send clients: signed for this query, once per journal."""
+        if self._issued_journal[0] != self.journal:
+            self._issued_journal = (self.journal, journals.issue(self.spec.name, self.cargs, self.journal))
+        return self._issued_journal[1]
 
     def diff_from_previous(self) -> str | None:
         """The current value as a diff from the previous version's (reactive.diffs), if smaller."""
@@ -203,15 +212,18 @@ class SubscriptionManager:
         cargs: str,
         journal: str | None = None,
     ) -> QueryInstance:
-        """Subscribe ``session``'s ``query_id``, sharing an existing instance when possible."""
-        if journal is not None:
-            cargs = f"{cargs}#journal={journal}"  # a page pinned elsewhere is another instance
-        user_key = (spec.name, cargs, identity_key(session.user))
-        shared_key = (spec.name, cargs, None)
+        """Subscribe ``session``'s ``query_id``, sharing an existing instance when possible.
+
+        ``journal``: one this server issued for this query (reactive.journals), never the client's own.
+        """
+        # A page pinned elsewhere is another instance.
+        keyed = cargs if journal is None else f"{cargs}#journal={journal}"
+        user_key = (spec.name, keyed, identity_key(session.user))
+        shared_key = (spec.name, keyed, None)
         instance = self.instances.get(user_key) or self.instances.get(shared_key)
         created = instance is None
         if instance is None:
-            instance = QueryInstance(shared_key, spec, args, session.user, journal=journal)
+            instance = QueryInstance(shared_key, spec, args, session.user, cargs=cargs, journal=journal)
             self.instances[shared_key] = instance
             metrics.LIVE_INSTANCES.set(len(self.instances))
         # Subscribed before the batch thread can see it: a new instance without subscribers is not run.

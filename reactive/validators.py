@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import models
 
+from .values import fits_int64
+
 
 class Invalid(Exception):
     """A validation failure: ``path`` (e.g. ``channelId`` or ``items[2].name``), ``message``, ``code``."""
@@ -44,6 +46,10 @@ def _type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def _out_of_range(path: str) -> Invalid:
+    return Invalid(path, "must fit in 64 bits (a signed 64-bit integer)", "out_of_range")
 
 
 class Validator:
@@ -75,6 +81,8 @@ class Int(Validator):
             value = int(value)
         if not isinstance(value, int):
             raise self._fail(value, path)
+        if not fits_int64(value):
+            raise _out_of_range(path)
         if self.min is not None and value < self.min:
             raise Invalid(path, f"must be at least {self.min}", "min_value")
         if self.max is not None and value > self.max:
@@ -142,9 +150,12 @@ class Id(Validator):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         try:
-            return pk.to_python(value)
+            pk_value = pk.to_python(value)
         except Exception:  # Django raises ValidationError subclasses and TypeErrors here.
             raise self._fail(value, path) from None
+        if isinstance(pk_value, int) and not fits_int64(pk_value):
+            raise _out_of_range(path)
+        return pk_value
 
 
 class Optional(Validator):

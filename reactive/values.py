@@ -21,6 +21,8 @@ from typing import Any
 from django.db import models
 
 MAX_SAFE_INTEGER = 2**53 - 1
+# Convex's integers are signed 64-bit ($integer): no value holds an integer outside this range.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_KEY_LENGTH = 1024
 _ZERO_TS = base64.b64encode(bytes(8)).decode()
 
@@ -151,26 +153,46 @@ def _to_json_value(value: Any, path: str) -> Any:
     raise EncodingError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
-def encode(value: Any) -> Any:
-    """Encode JSON-able Python (output of :func:`to_json_value`) into Convex JSON."""
-    kind = type(value)  # the common types first, by exact type; the rest by the general rules
+def encode(value: Any, path: str = "result") -> Any:
+    """Encode JSON-able Python (output of :func:`to_json_value`) into Convex JSON.
+
+    Raises :class:`EncodingError`, naming the path below ``path``, for a value Convex has no
+    encoding for (an integer beyond 64 bits).
+    """
+    try:
+        return _encode_fast(value)
+    except EncodingError:
+        pass  # walk again, building the path for the error message
+    return _encode(value, path)
+
+
+def _encode_fast(value: Any) -> Any:
+    """:func:`_encode` without building paths (the common types first, by exact type)."""
+    kind = type(value)
     if kind is str or kind is bool or value is None:
         return value
     if kind is dict:
-        return {k: encode(v) for k, v in value.items()}
+        return {k: _encode_fast(v) for k, v in value.items()}
     if kind is list:
-        return [encode(v) for v in value]
+        return [_encode_fast(v) for v in value]
     if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         return value
-    return _encode(value)
+    return _encode(value, "result")  # every other type, by the general rules
 
 
-def _encode(value: Any) -> Any:
+def fits_int64(value: int) -> bool:
+    """Can ``value`` be a Convex integer (signed 64 bits)?"""
+    return INT64_MIN <= value <= INT64_MAX
+
+
+def _encode(value: Any, path: str = "result") -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return value
+        if not fits_int64(value):
+            raise EncodingError(f"{path}: an integer of {value.bit_length()} bits does not fit in 64 bits")
         return {"$integer": base64.b64encode(struct.pack("<q", value)).decode()}
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value) or (value == 0 and math.copysign(1, value) < 0):
@@ -179,14 +201,20 @@ def _encode(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"$bytes": base64.b64encode(value).decode()}
     if isinstance(value, dict):
-        return {k: encode(v) for k, v in value.items()}
+        return {k: _encode(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [encode(v) for v in value]
-    raise EncodingError(f"{type(value).__name__} is not a JSON value")
+        return [_encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    raise EncodingError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
 def decode(value: Any, path: str = "args") -> Any:
-    """Decode Convex JSON (from a client) into Python values, checking object keys."""
+    """Decode Convex JSON (from a client) into Python values, checking object keys.
+
+    A plain JSON integer beyond 64 bits can only be a JavaScript number (``JSON.stringify(1e20)``
+    writes ``100000000000000000000``), so it becomes the float it was.
+    """
+    if type(value) is int and not fits_int64(value):
+        return _decode_number(value, path)
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
     if isinstance(value, list):
@@ -198,6 +226,13 @@ def decode(value: Any, path: str = "args") -> Any:
                 return _decode_special(key, inner, path)
         return {_check_key(k, path): decode(v, f"{path}.{k}") for k, v in value.items()}
     raise EncodingError(f"{path}: unsupported value of type {type(value).__name__}")
+
+
+def _decode_number(value: int, path: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise EncodingError(f"{path}: the number is too large for a 64-bit float") from None
 
 
 def _decode_special(key: str, inner: Any, path: str) -> Any:
@@ -221,4 +256,4 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
 
 def canonical_args(args: dict[str, Any]) -> str:
     """A canonical text form of decoded args, used to share query instances."""
-    return dumps(encode(to_json_value(args, "args")), sort_keys=True)
+    return dumps(encode(to_json_value(args, "args"), "args"), sort_keys=True)

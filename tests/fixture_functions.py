@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated, IsAuthentic
 from demo_project.chat.models import Channel
 from reactive import action, internal_action, internal_mutation, internal_query, mutation, query, v
 from reactive.context import ActionCtx, BaseCtx, MutationCtx, QueryCtx
+from reactive.errors import ReactiveError
 
 
 @query(name="testing:echo", args={"value": v.any()})
@@ -137,3 +138,31 @@ GATE = threading.Event()
 def gate(ctx: ActionCtx) -> bool:
     """Holds its worker thread until a test sets ``GATE`` (at most 10 s)."""
     return GATE.wait(10)
+
+
+# --- failure isolation (tests/test_isolation.py) ---------------------------------------------
+
+HUGE = 2**70  # fits no 64-bit integer, so no Convex value holds it
+
+
+@query(name="testing:huge_error_data", args={})
+def huge_error_data(ctx: QueryCtx) -> int:
+    """Reads every channel, then fails with data that cannot be encoded."""
+    count = Channel.objects.count()
+    raise ReactiveError(f"{count} channels", data={"n": HUGE})
+
+
+@query(name="testing:huge_result", args={})
+def huge_result(ctx: QueryCtx) -> dict[str, int]:
+    """Reads every channel, then returns a value that cannot be encoded."""
+    return {"channels": Channel.objects.count(), "n": HUGE}
+
+
+@query(name="testing:int_arg", args={"n": v.int()})
+def int_arg(ctx: QueryCtx, n: int) -> int:
+    return n
+
+
+@mutation(name="testing:int_arg_write", args={"n": v.int()})
+def int_arg_write(ctx: MutationCtx, n: int) -> int:
+    return n

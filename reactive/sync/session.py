@@ -14,11 +14,12 @@ Memory per session is then bounded by its queries, however far behind the client
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import diffs, metrics
+from .. import diffs, journals, metrics
 from ..errors import ArgumentError, FunctionNotFound, LimitExceeded, ProtocolError
 from ..execution import Outcome, validate_args
 from ..functions import FunctionSpec, Kind
@@ -27,6 +28,8 @@ from ..permissions import public_function
 from ..subscriptions import QueryInstance, SubscriptionManager
 from ..values import EncodingError, canonical_args, decode
 from . import protocol
+
+logger = logging.getLogger("reactive")
 
 # PROTOCOL.md: at most two Transitions may wait unsent on one socket.
 MAX_UNSENT_TRANSITIONS = 2
@@ -53,7 +56,8 @@ class SessionQuery:
         return (self.instance.serial, self.instance.version)
 
     def journal(self) -> str | None:
-        return None if self.instance is None else self.instance.journal
+        """The journal to send the client (signed: reactive.journals)."""
+        return None if self.instance is None else self.instance.client_journal()
 
     def outcome(self) -> Outcome:
         if self.instance is None:
@@ -143,13 +147,17 @@ class Session:
             check_args(mod.args)
             args = validate_args(spec, decode(mod.args))
             cargs = canonical_args(args)
+            journal = journals.accept(spec.name, cargs, mod.journal)
         except EncodingError as exc:
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(ArgumentError(str(exc))))
             return
         except (FunctionNotFound, ArgumentError, LimitExceeded) as exc:
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
             return
-        journal = mod.journal if isinstance(mod.journal, str) else None
+        except Exception as exc:  # a bug (say, in a serializer): this query fails, the connection goes on
+            logger.exception("reactive: adding query %r failed", mod.udf_path[:100])
+            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
+            return
         instance = self.manager.attach(self, mod.query_id, spec, args, cargs, journal)
         self.queries[mod.query_id] = SessionQuery(instance, spec=spec, args=args, cargs=cargs)
 
