@@ -67,6 +67,10 @@ class Outcome:
         return body
 
 
+# Django 6.1 renamed transaction.savepoint() to savepoint_create() (the old name warns).
+_savepoint_create = getattr(transaction, "savepoint_create", transaction.savepoint)
+
+
 @dataclass
 class QueryRun:
     """A query's outcome with what it read."""
@@ -185,7 +189,7 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any, journal: 
     """
     ctx = QueryCtx(user)
     encoded: Any = None
-    savepoint: str | None = transaction.savepoint(using=reactive_settings.DATABASE)
+    savepoint: str | None = _savepoint_create(using=reactive_settings.DATABASE)
     with tracked() as collector:
         try:
             value, journal = run_with_journal(journal, lambda: _call(spec, ctx, args))

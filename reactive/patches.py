@@ -37,8 +37,8 @@ from django.db.models.sql.constants import MULTI, ROW_COUNT, SINGLE
 
 from . import commits, metrics, tracking, writes
 from .errors import ReadOnlyError
-from .readsets import TableRead
-from .sqltext import is_write_sql
+from .readsets import ALL_TABLES, TableRead
+from .sqltext import calls_unknown_function, is_write_sql
 
 logger = logging.getLogger("reactive")
 
@@ -167,6 +167,8 @@ def _select_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
         if collector is None or isinstance(self, (sql_compiler.SQLUpdateCompiler, sql_compiler.SQLInsertCompiler)):
             with _compiling():
                 return original(self, result_type, *args, **kwargs)
+        if self.query.select_for_update and collector.read_only:
+            raise ReadOnlyError("Queries are read-only: select_for_update() locks rows; lock them in a mutation")
         # Joins the compiler adds (select_related) have no count before it runs: None = new.
         refcounts = {alias: self.query.alias_refcount.get(alias, 0) for alias in self.query.alias_map}
         with _compiling() as sent:
@@ -266,16 +268,18 @@ def _insert_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _update_execute_sql(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``execute_sql``, and (Django 6.1) ``execute_returning_sql``, of an UPDATE."""
+
     @functools.wraps(original)
-    def execute_sql(self: Any, result_type: Any) -> Any:
+    def execute_sql(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not _captured_write(self.connection):
             with _compiling():
-                return original(self, result_type)
+                return original(self, *args, **kwargs)
         with writing(self.connection):
             # Analyse before executing: pre_sql_setup may rewrite the WHERE.
             writes.record_update(self.connection, self.query)
             with _compiling():
-                return original(self, result_type)
+                return original(self, *args, **kwargs)
 
     return execute_sql
 
@@ -302,16 +306,21 @@ def _raw_sql(connection: BaseDatabaseWrapper, sql: Any, cursor: Any) -> Iterator
     or, in a tracked query, a read of the same.
     """
     text = sql_text(sql, cursor)
-    if text is None or is_write_sql(text):
+    collector = tracking.current_collector()
+    writes_rows = text is None or is_write_sql(text)
+    # A function call may write, and what it writes no text says: outside a query that is a write of every
+    # table; inside one (which must not write) a read of every table.
+    calls = not writes_rows and text is not None and calls_unknown_function(text)
+    if writes_rows or (calls and collector is None):
         if _captured_write(connection):
             with writing(connection):
-                writes.record_raw_write(connection, text)
+                writes.record_raw_write(connection, None if calls else text)
                 yield
             return
-    else:
-        collector = tracking.current_collector()
-        if collector is not None:
-            tracking.record_raw_read(collector, text)
+    elif collector is not None and text is not None:
+        if calls:
+            collector.add(TableRead(ALL_TABLES))
+        tracking.record_raw_read(collector, text)
     yield
 
 
@@ -645,6 +654,11 @@ _PATCHES: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any
     (sql_compiler.SQLCompiler, "execute_sql", _select_execute_sql),
     (sql_compiler.SQLInsertCompiler, "execute_sql", _insert_execute_sql),
     (sql_compiler.SQLUpdateCompiler, "execute_sql", _update_execute_sql),
+    *(
+        [(sql_compiler.SQLUpdateCompiler, "execute_returning_sql", _update_execute_sql)]
+        if "execute_returning_sql" in sql_compiler.SQLUpdateCompiler.__dict__  # Django 6.1
+        else []
+    ),
     (CursorWrapper, "_execute_with_wrappers", _cursor_execute),
     (CursorWrapper, "callproc", _callproc),
     (CursorWrapper, "__getattr__", _cursor_getattr),

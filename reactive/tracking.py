@@ -21,12 +21,12 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
-from django.db.models.expressions import Col
+from django.db.models.expressions import Col, RawSQL
 from django.db.models.lookups import Lookup
 from django.db.models.sql.datastructures import Join
 from django.db.models.sql.query import Query
 from django.db.models.sql.subqueries import AggregateQuery
-from django.db.models.sql.where import AND, WhereNode
+from django.db.models.sql.where import AND, ExtraWhere, WhereNode
 
 from .conf import reactive_settings
 from .errors import LimitExceeded
@@ -153,22 +153,18 @@ def lookup_preds(lookup: Lookup) -> tuple[str, list[Pred]] | None:
 def where_preds(where: WhereNode | None) -> dict[str, list[Pred]]:
     """The analysable conjuncts of a WHERE tree, grouped by table alias."""
     found: dict[str, list[Pred]] = {}
-    if where is None:
-        return found
-
-    def visit(node: Any) -> None:
+    stack: list[Any] = [] if where is None else [where]
+    while stack:  # iterative: a recursive closure would leave a reference cycle per SELECT
+        node = stack.pop()
         if isinstance(node, WhereNode):
             if node.negated or (node.connector != AND and len(node.children) != 1):
-                return  # a disjunction or a negation: drop it (widens)
-            for child in node.children:
-                visit(child)
+                continue  # a disjunction or a negation: drop it (widens)
+            stack.extend(reversed(node.children))
         elif isinstance(node, Lookup):
             result = lookup_preds(node)
             if result is not None:
                 alias, preds = result
                 found.setdefault(alias, []).extend(preds)
-
-    visit(where)
     return found
 
 
@@ -270,12 +266,39 @@ def _query_reads(query: Query, reads: list[TableRead], depth: int = 0) -> None:
 
 
 def _expressions(query: Query) -> list[Any]:
-    """Every expression of ``query`` that may hold a nested query: WHERE, annotations, ORDER BY, GROUP BY."""
-    found: list[Any] = [query.where, *query.annotations.values()]
-    found.extend(item for item in query.order_by if not isinstance(item, str))
+    """Every expression of ``query``'s SQL that may hold a nested query: WHERE, selected annotations, ORDER BY
+    (expressions, and annotations it names), GROUP BY. An ``alias()`` no clause uses is not in the SQL."""
+    found: list[Any] = [query.where, *query.annotation_select.values()]
+    for item in query.order_by:
+        if isinstance(item, str):
+            name = item.lstrip("-")
+            if name in query.annotations and name not in query.annotation_select:
+                found.append(query.annotations[name])
+        else:
+            found.append(item)
     if isinstance(query.group_by, (list, tuple)):
         found.extend(query.group_by)
     return found
+
+
+def _holds_raw_sql(node: Any, depth: int = 0) -> bool:
+    """Does an expression tree hold SQL text Django did not build (RawSQL, extra(where=...))?"""
+    if depth > 50 or node is None or isinstance(node, (str, Col)):
+        return depth > 50
+    if isinstance(node, (RawSQL, ExtraWhere)):
+        return True
+    if isinstance(node, WhereNode):
+        children: Sequence[Any] = node.children
+    elif isinstance(node, Lookup):
+        children = [node.lhs, node.rhs]
+    elif hasattr(node, "get_source_expressions") and not isinstance(node, Query):
+        try:
+            children = node.get_source_expressions()
+        except Exception:
+            return True
+    else:
+        return False
+    return any(_holds_raw_sql(child, depth + 1) for child in children)
 
 
 def _depends_on_other_rows(expressions: Sequence[Any]) -> bool:
@@ -288,7 +311,7 @@ def _depends_on_other_rows(expressions: Sequence[Any]) -> bool:
             continue
         if getattr(expr, "contains_aggregate", False) or getattr(expr, "contains_over_clause", False):
             return True
-        if any(True for _ in nested_queries(expr)):
+        if any(True for _ in nested_queries(expr)) or _holds_raw_sql(expr):
             return True
     return False
 
@@ -367,7 +390,10 @@ def analyse_select(compiler: Any, refcounts: dict[str, int]) -> SelectPlan:
         and not query.low_mark
         and not query.explain_info  # the rows are the plan's, not the query's
         and not getattr(query.where, "contains_over_clause", False)
-        and not _depends_on_other_rows([*select, *query.annotations.values(), *query.order_by])
+        and not query.extra
+        and not query.extra_tables
+        and not _holds_raw_sql(query.where)
+        and not _depends_on_other_rows([*select, *query.annotation_select.values(), *query.order_by])
     ):
         for index, expr in enumerate(select):
             if isinstance(expr, Col) and getattr(expr.target, "primary_key", False):
@@ -413,14 +439,23 @@ def _received_pks(
     return frozenset(pks)
 
 
-_TABLE_REFERENCE = re.compile(r"\b(?:FROM|JOIN)\s+[\"`]?([A-Za-z_][A-Za-z0-9_]*)[\"`]?")
+# A table name not followed by ".": a reference to the table (FROM, JOIN, a comma join), not a column qualifier.
+_NOT_QUALIFIER = re.compile(r"\s*\.")
 
 
 @lru_cache(maxsize=4096)
 def _references(sql: str) -> tuple[frozenset[str], Counter[str]]:
-    """Known tables named in ``sql``, and how many times each follows FROM or JOIN (an alias each)."""
+    """Known tables named in ``sql``, and how many times each is referenced as a table (an alias each)."""
     known = known_tables()
-    return frozenset(identifiers(sql) & known), Counter(t for t in _TABLE_REFERENCE.findall(sql) if t in known)
+    named: set[str] = set()
+    references: Counter[str] = Counter()
+    for match in _IDENTIFIER.finditer(sql):
+        name = match.group(1) or match.group(2) or match.group(3)
+        if name in known:
+            named.add(name)
+            if not _NOT_QUALIFIER.match(sql, match.end()):
+                references[name] += 1
+    return frozenset(named), references
 
 
 def record_select(collector: ReadCollector, plan: SelectPlan, sql: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Window
+from django.db.models.expressions import RawSQL
 from django.test.utils import CaptureQueriesContext
 
 from reactive import commits, patches
+from reactive.errors import ReadOnlyError
 from reactive.readsets import readset_affected
-from reactive.sqltext import is_write_sql, statements
+from reactive.sqltext import calls_unknown_function, is_write_sql, statements
 from reactive.tracking import tracked
 from tests.recall.models import Author, Place, Post, Profile, Restaurant, Tag
 
@@ -225,6 +227,34 @@ def test_ordering_by_a_joined_column(post: Post) -> None:
     assert_seen(read, lambda: Author.objects.filter(pk=bob.pk).update(age=5))
 
 
+def test_raw_sql_in_the_select_list_counting_other_rows(post: Post) -> None:
+    """A RawSQL piece (lower case, a comma join) reads the table again: no pks, and the table is read whole."""
+    Post.objects.create(author=post.author, title="zzz")
+    count = "select count(*) from recall_author a2, recall_post p2 where p2.author_id = recall_post.author_id"
+
+    def read() -> list[tuple[int, int]]:
+        return [(p.pk, p.n) for p in Post.objects.filter(pk=post.pk).annotate(n=RawSQL(count, []))]
+
+    assert_seen(read, lambda: Post.objects.filter(title="zzz").delete())
+
+
+def test_a_join_the_ordering_reuses_is_a_read_though_an_unused_alias_names_its_table(post: Post) -> None:
+    bob = Author.objects.create(name="bob")
+    Post.objects.create(author=bob, title="bob's")
+    unused = Subquery(Author.objects.filter(age__gte=5).values("pk")[:1])
+
+    def read() -> list[str]:
+        queryset = Post.objects.alias(x=unused).filter(author__id__in=[post.author_id, bob.pk])
+        return [p.title for p in queryset.order_by("author__name", "pk")]
+
+    assert_seen(read, lambda: Author.objects.filter(pk=bob.pk).update(name="aaa"))
+
+
+def test_select_for_update_in_a_query_is_a_clear_error() -> None:
+    with pytest.raises(ReadOnlyError, match="select_for_update"), tracked(), transaction.atomic():
+        list(Tag.objects.select_for_update())
+
+
 # --- 7-10. raw SQL every way a driver takes it ------------------------------------------------------
 
 
@@ -284,6 +314,30 @@ def test_multi_statement_sql() -> None:
     assert_seen(lambda: list(Tag.objects.values_list("name", flat=True)), write)
 
 
+@postgres_only
+def test_a_select_that_calls_a_function_that_writes(post: Post) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION exactness_set_rank(post_id bigint, new_rank integer) RETURNS integer AS $$"
+            " BEGIN UPDATE recall_post SET rank = new_rank WHERE id = post_id; RETURN new_rank; END $$ LANGUAGE plpgsql"
+        )
+
+    def write() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT exactness_set_rank(%s, %s)", [post.pk, 9])
+
+    assert_seen(posts(rank=9), write)
+
+
+@postgres_only
+def test_explain_analyze_runs_the_statement(post: Post) -> None:
+    def write() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN ANALYZE UPDATE recall_post SET rank = 9 WHERE id = %s", [post.pk])
+
+    assert_seen(posts(rank=9), write)
+
+
 @sqlite_only
 def test_executescript() -> None:
     Tag.objects.create(name="red")
@@ -307,6 +361,9 @@ def test_executescript() -> None:
         ("WITH gone AS (DELETE FROM t RETURNING *) SELECT * FROM gone", True),
         ("COPY t FROM STDIN", True),
         ("EXECUTE something", True),  # unrecognised: may write
+        ("EXPLAIN ANALYZE UPDATE t SET a = 1", True),
+        ("EXPLAIN (ANALYZE, BUFFERS) DELETE FROM t", True),
+        ("EXPLAIN UPDATE t SET a = 1", False),
     ],
 )
 def test_statements_and_their_kind(sql: str, write: bool) -> None:
@@ -373,6 +430,19 @@ def test_a_failing_autocommit_write_publishes_nothing() -> None:
     assert commits.current_ts() == start
     Tag.objects.create(name="blue")
     assert commits.current_ts() == start + 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "calls"),
+    [
+        ("SELECT bump(%s)", True),
+        ("SELECT COUNT(*), lower(name), COALESCE(x, 1) FROM t WHERE id IN (1, 2)", False),
+        ("SELECT 'bump(1)', \"bump(\" FROM t -- bump(2)", False),
+        ("SELECT pg_sleep(0), jsonb_build_array(1)", False),
+    ],
+)
+def test_function_calls_that_may_write(sql: str, calls: bool) -> None:
+    assert calls_unknown_function(sql) is calls
 
 
 def test_statements_split_outside_quotes_and_comments() -> None:

@@ -68,7 +68,7 @@ def test_queries_cannot_write() -> None:
 def test_write_buffer_follows_savepoints() -> None:
     with transaction.atomic():
         Channel.objects.create(name="kept")
-        sid = transaction.savepoint()
+        sid = connection.savepoint()
         Channel.objects.create(name="dropped")
         transaction.savepoint_rollback(sid)
         entries = buffer_for(connection).entries

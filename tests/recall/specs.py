@@ -323,7 +323,6 @@ SHAPES: list[tuple[str, int]] = [
     ("order_related_slice", 2),
     ("extra", 2),
     ("rawsql_annotation", 1),
-    ("select_for_update", 1),
     ("iterator", 1),
     ("prefetch_queryset", 2),
     ("reverse_one_to_one", 1),
@@ -462,7 +461,9 @@ def _run_rows(spec: Spec) -> Any:
             # DISTINCT with the order's columns would not be distinct rows; order by the fields.
             qs = qs.distinct().order_by(*fields)
         return jsonable(list(_sliced(qs, spec["slice"])))
-    qs = qs.select_related(*spec.get("select_related", [])).prefetch_related(*spec.get("prefetch", []))
+    if spec.get("select_related"):  # select_related() without fields means every relation (deprecated in 6.1)
+        qs = qs.select_related(*spec["select_related"])
+    qs = qs.prefetch_related(*spec.get("prefetch", []))
     if out == "count":
         return _sliced(qs, spec["slice"]).count()
     if out == "exists":
@@ -655,12 +656,6 @@ def _shape_extra(spec: Spec, qs: Any) -> Any:
 def _shape_rawsql_annotation(spec: Spec, qs: Any) -> Any:
     qs = qs.annotate(n=RawSQL(EXTRA_SELECTS[spec["variant"]], [])).order_by("pk")
     return [[o.pk, o.n] for o in _sliced(qs, spec["slice"])]
-
-
-def _shape_select_for_update(spec: Spec, qs: Any) -> Any:
-    # FOR UPDATE allows no DISTINCT (and no outer join's nullable side but with OF): the WHERE without them.
-    qs = Post.objects.filter(_q(spec["filter"])).select_for_update(of=("self",))
-    return _ids(_sliced(qs.order_by("pk").values_list("pk", "rank"), spec["slice"]))
 
 
 def _shape_iterator(spec: Spec, qs: Any) -> Any:
