@@ -90,6 +90,24 @@ def staff_mutation(ctx: MutationCtx, name: str) -> int:
     return Channel.objects.create(name=name).pk
 
 
+def _may_add_channels(ctx: BaseCtx, args: dict[str, object]) -> bool:
+    return bool(ctx.user.has_perm("chat.add_channel"))
+
+
+@query(name="testing:channel_editor", args={}, permission=_may_add_channels)
+def channel_editor(ctx: QueryCtx) -> str:
+    """Only users with the ``chat.add_channel`` permission (their own, or a group's)."""
+    return "editor"
+
+
+@mutation(name="testing:caller", args={"tag": v.string()})
+def caller(ctx: MutationCtx, tag: str) -> str:
+    """Records who ran it: a channel named ``<tag>:<username>`` (``anonymous`` when logged out)."""
+    name = f"{tag}:{ctx.user.get_username() or 'anonymous'}"
+    Channel.objects.create(name=name)
+    return name
+
+
 @action(name="testing:staff_action", args={}, permission=_is_staff)
 def staff_action(ctx: ActionCtx) -> str:
     return "done"
