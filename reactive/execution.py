@@ -330,8 +330,14 @@ def run_action_sync(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
     return values.to_json_value(_call(spec, ActionCtx(user), validated))
 
 
+def _load_and_check(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> None:
+    ctx.load_user()
+    check_permission(spec, ctx, args)
+
+
 async def _call_async(spec: FunctionSpec, ctx: AsyncActionCtx, args: dict[str, Any]) -> Any:
-    await run_sync(check_permission, spec, ctx, args)
+    # The action's code runs on the event loop, where the ORM may not: the user is loaded on a thread first.
+    await run_sync(_load_and_check, spec, ctx, args)
     return values.to_json_value(await spec.func(ctx, **args))
 
 

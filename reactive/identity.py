@@ -38,7 +38,7 @@ def current_user(claimed: Any) -> AbstractBaseUser | AnonymousUser:
     if claimed is None:
         return AnonymousUser()
     if not getattr(claimed, "is_authenticated", False):
-        return claimed  # type: ignore[no-any-return]
+        return claimed
     user = get_user_model()._default_manager.filter(pk=claimed.pk).first()
     if user is None or not getattr(user, "is_active", True):
         return AnonymousUser()

@@ -26,7 +26,7 @@ class OutboxEntry(models.Model):
 
 
 class MutationRecord(models.Model):
-    """The outcome of one client mutation, so a re-sent request of the same identity is answered without running again."""
+    """The outcome of one client mutation: a re-send by the same identity is answered without running again."""
 
     session_id = models.CharField(max_length=64)
     request_id = models.BigIntegerField()

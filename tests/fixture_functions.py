@@ -11,7 +11,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated, IsAuthentic
 
 from demo_project.chat.models import Channel
 from reactive import action, internal_action, internal_mutation, internal_query, mutation, query, v
-from reactive.context import ActionCtx, BaseCtx, MutationCtx, QueryCtx
+from reactive.context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 
 
 @query(name="testing:echo", args={"value": v.any()})
@@ -106,6 +106,12 @@ def caller(ctx: MutationCtx, tag: str) -> str:
     name = f"{tag}:{ctx.user.get_username() or 'anonymous'}"
     Channel.objects.create(name=name)
     return name
+
+
+@action(name="testing:async_whoami", args={})
+async def async_whoami(ctx: AsyncActionCtx) -> str:
+    """An ``async def`` action reading ``ctx.user`` on the event loop."""
+    return ctx.user.get_username() or "anonymous"
 
 
 @action(name="testing:staff_action", args={}, permission=_is_staff)

@@ -10,10 +10,12 @@ from django.contrib.auth.models import Group, Permission, User
 
 from demo_project.chat.models import Channel
 from reactive import tokens
+from reactive.conf import reactive_settings
 from reactive.errors import IdentityMismatch
-from reactive.execution import Outcome, execute_mutation
+from reactive.execution import Outcome, execute_mutation, execute_query
 from reactive.functions import FunctionSpec, Kind, lookup
 from reactive.models import MutationRecord
+from reactive.snapshot import read_snapshot
 from reactive.testing import ReactiveCommunicator
 
 from .security_helpers import make_user
@@ -67,6 +69,7 @@ async def test_a_deactivated_or_deleted_user_is_anonymous_to_its_open_sockets(ch
     client = await connected(ann)
     who = await client.subscribe("testing:whoami")
     assert client.values[who] == "ann"
+    assert (await client.action("testing:async_whoami"))["result"] == "ann"
     if change == "deactivate":
         await update_user(ann, is_active=False)
     else:
@@ -74,6 +77,7 @@ async def test_a_deactivated_or_deleted_user_is_anonymous_to_its_open_sockets(ch
     assert (await client.wait_for_error(who))["errorMessage"] == "Authentication required"
     assert (await client.mutation("testing:caller", {"tag": "late"}))["result"] == "late:anonymous"
     assert (await client.action("testing:public_action"))["result"] == "Authentication required"
+    assert (await client.action("testing:async_whoami"))["result"] == "anonymous"
     if change == "deactivate":
         await update_user(ann, is_active=True)  # as with Django's sessions, reactivating restores the user
         await client.wait_for(who, lambda value: value == "ann")
@@ -113,6 +117,15 @@ async def test_removing_a_group_or_a_permission_reruns_the_users_queries() -> No
     await sync_to_async(ann.user_permissions.remove)(permission)
     await expect(False)
     await client.close()
+
+
+def test_a_run_reads_its_users_row_only_when_it_reads_the_user() -> None:
+    ann = User.objects.create_user(username="ann", password="pw")
+    with read_snapshot(reactive_settings.DATABASE):
+        whoami = execute_query(lookup("testing:whoami", Kind.QUERY), {}, ann)
+        echo = execute_query(lookup("testing:echo", Kind.QUERY), {"value": 1}, ann)
+    assert whoami.identity_read and [read.pks for read in whoami.readset.tables["auth_user"]] == [frozenset({ann.pk})]
+    assert not echo.identity_read and echo.readset.is_empty()
 
 
 # --- exactly-once records belong to who made them ---------------------------------------------------

@@ -1,8 +1,9 @@
 """The Channels consumer for ``/api/<version>/sync``: bytes in, session calls, bytes out.
 
 Ordering rules live here: mutations of one connection run one at a time in arrival
-order, each as the identity in effect when it arrived; a mutation's response is sent before any Transition that contains its writes;
-actions run concurrently. Limits are enforced before any work is done, and every
+order; each mutation and action runs as the identity in effect when it arrived; a
+mutation's response is sent before any Transition that contains its writes; actions
+run concurrently. Limits are enforced before any work is done, and every
 Mutation and Action gets exactly one response, whatever goes wrong.
 
 Identity: the handshake's Django session user, until an ``Authenticate``. A valid token
