@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .identity import current_user
 from .threads import run_sync
 
 if TYPE_CHECKING:
@@ -16,20 +17,30 @@ FunctionRef = str | Callable[..., Any]
 
 
 class BaseCtx:
-    """Common to every kind: the caller's Django user."""
+    """Common to every kind: the caller's Django user, as the database has it during this run."""
 
-    def __init__(self, user: AbstractBaseUser | AnonymousUser) -> None:
-        self._user = user
+    def __init__(self, user: Any) -> None:
+        # Who the connection or request claims to be; functions see the user loaded from it (reactive.identity).
+        self._claimed = user
+        self._user: AbstractBaseUser | AnonymousUser | None = None
         self.identity_read = False
 
     @property
     def user(self) -> AbstractBaseUser | AnonymousUser:
         """The Django user of the connection or request (``AnonymousUser`` when logged out).
 
-        Reading it makes a query's result specific to this user: it is then shared only
-        between connections of the same user.
+        Read from the database on first use in each run, so it is never older than the run:
+        an inactive or deleted user is anonymous. Reading it makes a query's result specific
+        to this user (shared only between connections of the same user) and makes the query
+        re-run when the user's row changes.
         """
         self.identity_read = True
+        return self.load_user()
+
+    def load_user(self) -> AbstractBaseUser | AnonymousUser:
+        """Load the user now if this run has not yet (async code calls this on a thread before it runs)."""
+        if self._user is None:
+            self._user = current_user(self._claimed)
         return self._user
 
 
@@ -62,19 +73,19 @@ class ActionCtx(BaseCtx):
         from .execution import run_query_once
         from .functions import Kind, resolve
 
-        return run_query_once(resolve(ref, Kind.QUERY), args, self._user)
+        return run_query_once(resolve(ref, Kind.QUERY), args, self._claimed)
 
     def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
         from .execution import run_mutation_once
         from .functions import Kind, resolve
 
-        return run_mutation_once(resolve(ref, Kind.MUTATION), args, self._user)
+        return run_mutation_once(resolve(ref, Kind.MUTATION), args, self._claimed)
 
     def run_action(self, ref: FunctionRef, **args: Any) -> Any:
         from .execution import run_action_sync
         from .functions import Kind, resolve
 
-        return run_action_sync(resolve(ref, Kind.ACTION), args, self._user)
+        return run_action_sync(resolve(ref, Kind.ACTION), args, self._claimed)
 
 
 class AsyncActionCtx(BaseCtx):
@@ -94,4 +105,4 @@ class AsyncActionCtx(BaseCtx):
         from .execution import run_action_async
         from .functions import Kind, resolve
 
-        return await run_action_async(resolve(ref, Kind.ACTION), args, self._user)
+        return await run_action_async(resolve(ref, Kind.ACTION), args, self._claimed)

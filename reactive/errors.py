@@ -60,6 +60,16 @@ class Forbidden(ReactiveError):
     default_message = "Permission denied"
 
 
+class IdentityMismatch(ReactiveError):
+    """A request re-used a ``(sessionId, requestId)`` that another identity's request already holds.
+
+    The other request's outcome stays with its owner; the message says nothing about it.
+    """
+
+    code = "identity_mismatch"
+    default_message = "This request id of the session belongs to a request of another identity"
+
+
 class ReadOnlyError(ReactiveError):
     """A query tried to write to the database."""
 

@@ -22,8 +22,17 @@ from django.utils import timezone
 from . import commits, values
 from .conf import reactive_settings
 from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
-from .errors import ArgumentError, Forbidden, InvalidResult, ReactiveError, Unauthorized, client_message
+from .errors import (
+    ArgumentError,
+    Forbidden,
+    IdentityMismatch,
+    InvalidResult,
+    ReactiveError,
+    Unauthorized,
+    client_message,
+)
 from .functions import FunctionSpec, Kind, resolve
+from .identity import identity_key
 from .limits import check_result
 from .pagination import run_with_journal
 from .readsets import ReadSet
@@ -234,19 +243,30 @@ def run_mutation_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> An
         return _json_result(_call(spec, MutationCtx(user), validated))
 
 
-def _stored_outcome(session_id: str, request_id: int) -> Outcome | None:
-    from .models import MutationRecord
+@dataclass(frozen=True)
+class _RequestKey:
+    """What makes a mutation exactly-once: its session and request id; and who sends it, who alone gets its record."""
 
-    record = (
-        MutationRecord.objects.using(reactive_settings.DATABASE)
-        .filter(session_id=session_id, request_id=request_id)
-        .first()
-    )
-    if record is None:
-        return None
-    if record.success:
-        return Outcome(True, record.result, ts=record.ts)
-    return Outcome(False, error_message=record.result, error_data_json=record.error_data)
+    session_id: str
+    request_id: int
+    identity: str
+
+    def stored(self) -> Outcome | None:
+        """The outcome recorded for the request, if any; IdentityMismatch when another identity recorded it."""
+        from .models import MutationRecord
+
+        record = (
+            MutationRecord.objects.using(reactive_settings.DATABASE)
+            .filter(session_id=self.session_id, request_id=self.request_id)
+            .first()
+        )
+        if record is None:
+            return None
+        if record.identity != self.identity:
+            return Outcome.failure(IdentityMismatch())
+        if record.success:
+            return Outcome(True, record.result, ts=record.ts)
+        return Outcome(False, error_message=record.result, error_data_json=record.error_data)
 
 
 def execute_mutation(
@@ -266,14 +286,16 @@ def execute_mutation(
     skips looking the record up first: should the request have run after all, inserting
     its record fails on the unique ``(session_id, request_id)``, the second run rolls back,
     and the stored outcome is returned, so exactly-once never rests on the client's word.
+    A record belongs to the identity that ran it (:func:`reactive.identity.identity_key` of
+    ``user``): a request of anyone else with the same ids gets :class:`IdentityMismatch`.
     """
     from .models import MutationRecord
 
     alias = reactive_settings.DATABASE
-    key: tuple[str, int] | None = None
+    key: _RequestKey | None = None
     if session_id is not None and request_id is not None:
-        key = (session_id, request_id)
-    if key is not None and may_be_resent and (stored := _stored_outcome(*key)) is not None:
+        key = _RequestKey(session_id, request_id, identity_key(user))
+    if key is not None and may_be_resent and (stored := key.stored()) is not None:
         return stored
     try:
         args = validate_args(spec, raw_args)
@@ -285,8 +307,9 @@ def execute_mutation(
                 ts = commits.current_ts(connection)
             if key is not None:
                 MutationRecord.objects.using(alias).create(
-                    session_id=key[0],
-                    request_id=key[1],
+                    session_id=key.session_id,
+                    request_id=key.request_id,
+                    identity=key.identity,
                     success=True,
                     result=value_json,
                     ts=ts,
@@ -294,7 +317,7 @@ def execute_mutation(
                 )
         return Outcome(True, value_json, ts=ts)
     except IntegrityError as exc:
-        if key is not None and (stored := _stored_outcome(*key)) is not None:
+        if key is not None and (stored := key.stored()) is not None:
             return stored  # the same request committed concurrently elsewhere
         outcome = Outcome.failure(exc)
         _log_unexpected(spec, exc)
@@ -303,19 +326,20 @@ def execute_mutation(
         outcome = Outcome.failure(exc)
     if key is not None:
         # A request that already has an outcome keeps it: this run failed because it ran again.
-        return _record_failure(*key, outcome)
+        return _record_failure(key, outcome)
     return outcome
 
 
-def _record_failure(session_id: str, request_id: int, outcome: Outcome) -> Outcome:
+def _record_failure(key: _RequestKey, outcome: Outcome) -> Outcome:
     """Record ``outcome`` as the request's failure, unless it has an outcome already; returns the one that stands."""
     from .models import MutationRecord
 
     try:
         _record, created = MutationRecord.objects.using(reactive_settings.DATABASE).get_or_create(
-            session_id=session_id,
-            request_id=request_id,
+            session_id=key.session_id,
+            request_id=key.request_id,
             defaults={
+                "identity": key.identity,
                 "success": False,
                 "result": outcome.error_message,
                 "error_data": outcome.error_data_json,
@@ -323,11 +347,11 @@ def _record_failure(session_id: str, request_id: int, outcome: Outcome) -> Outco
             },
         )
     except Exception:
-        logger.exception("reactive: could not record the failure of mutation %s/%s", session_id, request_id)
+        logger.exception("reactive: could not record the failure of mutation %s/%s", key.session_id, key.request_id)
         return outcome
     if created:
         return outcome
-    return _stored_outcome(session_id, request_id) or outcome
+    return key.stored() or outcome
 
 
 def run_action_sync(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
@@ -337,8 +361,14 @@ def run_action_sync(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
     return _json_result(_call(spec, ActionCtx(user), validated))
 
 
+def _load_and_check(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> None:
+    ctx.load_user()
+    check_permission(spec, ctx, args)
+
+
 async def _call_async(spec: FunctionSpec, ctx: AsyncActionCtx, args: dict[str, Any]) -> Any:
-    await run_sync(check_permission, spec, ctx, args)
+    # The action's code runs on the event loop, where the ORM may not: the user is loaded on a thread first.
+    await run_sync(_load_and_check, spec, ctx, args)
     return _json_result(await spec.func(ctx, **args))
 
 

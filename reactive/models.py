@@ -26,10 +26,12 @@ class OutboxEntry(models.Model):
 
 
 class MutationRecord(models.Model):
-    """The outcome of one client mutation, so a re-sent request is answered without running again."""
+    """The outcome of one client mutation: a re-send by the same identity is answered without running again."""
 
     session_id = models.CharField(max_length=64)
     request_id = models.BigIntegerField()
+    # Who ran it (reactive.identity.identity_key): the outcome is given to no one else.
+    identity = models.CharField(max_length=255)
     success = models.BooleanField()
     # The encoded JSON result (success) or the error message (failure).
     result = models.TextField()

@@ -27,6 +27,7 @@ from .batches import BatchResult, BatchThread, BatchWork
 from .conf import reactive_settings
 from .execution import Outcome, QueryRun
 from .functions import FunctionSpec
+from .identity import identity_key
 from .readset_index import ReadSetIndex
 from .readsets import TableWrite
 from .threads import run_sync
@@ -38,13 +39,6 @@ logger = logging.getLogger("reactive")
 
 InstanceKey = tuple[str, str, str | None]
 _serials = itertools.count(1)
-
-
-def identity_key(user: Any) -> str:
-    """Who a result is for: ``"user:<pk>"`` or ``"anonymous"``."""
-    if user is not None and getattr(user, "is_authenticated", False):
-        return f"user:{user.pk}"
-    return "anonymous"
 
 
 @dataclass(eq=False)

@@ -11,7 +11,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated, IsAuthentic
 
 from demo_project.chat.models import Channel
 from reactive import action, internal_action, internal_mutation, internal_query, mutation, query, v
-from reactive.context import ActionCtx, BaseCtx, MutationCtx, QueryCtx
+from reactive.context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 from reactive.errors import ReactiveError
 
 
@@ -89,6 +89,30 @@ def public_read(ctx: QueryCtx) -> str:
 @mutation(name="testing:staff_mutation", args={"name": v.string()}, permission=[IsAdminUser])
 def staff_mutation(ctx: MutationCtx, name: str) -> int:
     return Channel.objects.create(name=name).pk
+
+
+def _may_add_channels(ctx: BaseCtx, args: dict[str, object]) -> bool:
+    return bool(ctx.user.has_perm("chat.add_channel"))
+
+
+@query(name="testing:channel_editor", args={}, permission=_may_add_channels)
+def channel_editor(ctx: QueryCtx) -> str:
+    """Only users with the ``chat.add_channel`` permission (their own, or a group's)."""
+    return "editor"
+
+
+@mutation(name="testing:caller", args={"tag": v.string()})
+def caller(ctx: MutationCtx, tag: str) -> str:
+    """Records who ran it: a channel named ``<tag>:<username>`` (``anonymous`` when logged out)."""
+    name = f"{tag}:{ctx.user.get_username() or 'anonymous'}"
+    Channel.objects.create(name=name)
+    return name
+
+
+@action(name="testing:async_whoami", args={})
+async def async_whoami(ctx: AsyncActionCtx) -> str:
+    """An ``async def`` action reading ``ctx.user`` on the event loop."""
+    return ctx.user.get_username() or "anonymous"
 
 
 @action(name="testing:staff_action", args={}, permission=_is_staff)

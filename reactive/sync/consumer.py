@@ -1,8 +1,9 @@
 """The Channels consumer for ``/api/<version>/sync``: bytes in, session calls, bytes out.
 
 Ordering rules live here: mutations of one connection run one at a time in arrival
-order; a mutation's response is sent before any Transition that contains its writes;
-actions run concurrently. Limits are enforced before any work is done, and every
+order; each mutation and action runs as the identity in effect when it arrived; a
+mutation's response is sent before any Transition that contains its writes; actions
+run concurrently. Limits are enforced before any work is done, and every
 Mutation and Action gets exactly one response, whatever goes wrong.
 
 Identity: the handshake's Django session user, until an ``Authenticate``. A valid token
@@ -246,14 +247,17 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self._closing or self.session.closed:
             self._call_slots.release()
             return
-        self._start(self._mutation(message) if message.kind == "Mutation" else self._action(message))
+        # The identity in effect when the message arrived (the server handles this connection's messages one
+        # at a time, so none changed it while the call waited): a later Authenticate must not change who runs it.
+        user = self.session.user
+        self._start(self._mutation(message, user) if message.kind == "Mutation" else self._action(message, user))
 
-    async def _mutation(self, message: protocol.Call) -> None:
+    async def _mutation(self, message: protocol.Call, user: Any) -> None:
         try:
             async with self._mutation_lock:  # FIFO: mutations run in arrival order
                 self.session.mutation_running = True
                 try:
-                    outcome = await self._run(message, Kind.MUTATION)
+                    outcome = await self._run(message, Kind.MUTATION, user)
                     self._respond(message, outcome)
                     if outcome.success and outcome.ts is not None:
                         self.session.confirm_mutation(outcome.ts)
@@ -262,25 +266,25 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         finally:
             self._call_slots.release()
 
-    async def _action(self, message: protocol.Call) -> None:
+    async def _action(self, message: protocol.Call, user: Any) -> None:
         try:
-            self._respond(message, await self._run(message, Kind.ACTION))
+            self._respond(message, await self._run(message, Kind.ACTION, user))
         finally:
             self._call_slots.release()
 
-    async def _run(self, message: protocol.Call, kind: Kind) -> Outcome:
-        """Run a call; never raises, so that every request gets its one response."""
+    async def _run(self, message: protocol.Call, kind: Kind, user: Any) -> Outcome:
+        """Run a call as ``user``; never raises, so that every request gets its one response."""
         try:
             spec = public_function(message.udf_path, kind, message.component_path)
             check_args(message.args)
             args = decode(message.args)
             if kind is Kind.ACTION:
-                return await execute_action(spec, args, self.session.user)
+                return await execute_action(spec, args, user)
             run = functools.partial(
                 execute_mutation,
                 spec,
                 args,
-                self.session.user,
+                user,
                 session_id=self.session.session_id,
                 request_id=message.request_id,
                 may_be_resent=self.session.resumed,
