@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db import close_old_connections, connections
@@ -44,6 +44,8 @@ class BatchResult:
     runs: dict[QueryInstance, QueryRun]
     invalidated: int
     number: int = 0  # batches are numbered as they start (BatchThread.started)
+    # Instances due to run that waited for the next batch (their connections' budget was spent): not valid at ts.
+    deferred: list[QueryInstance] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +54,30 @@ class BatchWork:
 
     initial: list[QueryInstance]
     known_writes: Mapping[int, list[TableWrite]]
+    # Instances the previous batch deferred: they run in this one (or are deferred again).
+    deferred: list[QueryInstance] = field(default_factory=list)
+
+
+def fair_share(due: list[QueryInstance], budget: int) -> tuple[list[QueryInstance], list[QueryInstance]]:
+    """Split the instances due to run into those this batch runs and those it defers, in order.
+
+    Each connection (session) may have ``budget`` runs of its queries in one batch. An instance runs while any
+    of its subscribers is within budget, and counts for each of them; one whose every subscriber spent its
+    budget waits for the next batch. So a connection with a thousand queries that every write affects takes
+    its budget per batch, and a bystander's query (or one it shares) never waits behind them.
+    """
+    spent: dict[object, int] = {}
+    run: list[QueryInstance] = []
+    deferred: list[QueryInstance] = []
+    for instance in due:
+        subscribers = list(instance.subscribers)  # the loop may change it meanwhile: a copy, taken at once
+        if subscribers and all(spent.get(session, 0) >= budget for session in subscribers):
+            deferred.append(instance)
+            continue
+        for session in subscribers:
+            spent[session] = spent.get(session, 0) + 1
+        run.append(instance)
+    return run, deferred
 
 
 def run_batch(
@@ -70,11 +96,11 @@ def run_batch(
             else:
                 affected = index.affected(writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION)
         runs: dict[QueryInstance, QueryRun] = {}
+        due = list(dict.fromkeys([*work.initial, *work.deferred, *affected]))
+        to_run, deferred = fair_share(due, int(reactive_settings.MAX_BATCH_RUNS_PER_CONNECTION))
         # Re-indexed (and remembered) only once every run succeeded: a batch that fails half-way is retried
         # against the read-sets its commits must be matched with, those of the runs before it.
-        for instance in [*affected, *work.initial]:
-            if instance in runs:
-                continue
+        for instance in to_run:
             # The last run this thread made, which the loop may not have applied yet: its page end is the one to
             # keep (reactive.pagination), and by the time this run is applied, its value is what clients hold.
             last = instance.last_run
@@ -90,7 +116,7 @@ def run_batch(
     for instance, run in runs.items():
         index.put(instance, run.readset)
         instance.last_run = run
-    return BatchResult(ts, runs, len(affected))
+    return BatchResult(ts, runs, len(affected), deferred=deferred)
 
 
 def _diff(instance: QueryInstance, previous: Outcome, run: QueryRun) -> str | None:
@@ -128,6 +154,7 @@ class BatchThread:
         self.matched_ts: int | None = None
         # Batches started so far: a batch numbered above a value read at some moment took its snapshot after it.
         self.started = 0
+        self._deferred: list[QueryInstance] = []  # what the last batch deferred, for the next
         self._wanted = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._main, name="reactive-batch", daemon=True)
@@ -172,6 +199,7 @@ class BatchThread:
         self.started += 1
         number = self.started
         work = self._take_work()
+        work.deferred = self._deferred
         close_old_connections()
         try:
             result = run_batch(self.index, work, self.matched_ts)
@@ -182,5 +210,8 @@ class BatchThread:
             close_old_connections()
         result.number = number
         self.matched_ts = result.ts
+        self._deferred = result.deferred
+        if self._deferred:
+            self._wanted.set()  # the next batch runs them, at once
         if not self._stopped.is_set():
             self._deliver(result)

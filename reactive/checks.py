@@ -63,6 +63,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "MAX_RESULT_BYTES",
         "MAX_ROWS_READ",
         "MAX_QUERIES_PER_CONNECTION",
+        "MAX_BATCH_RUNS_PER_CONNECTION",
         "MAX_PENDING_MUTATIONS",
         "MUTATION_BURST",
         "MESSAGE_BURST",

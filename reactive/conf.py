@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PAGE_SIZE": 1000,
     # Most live queries one connection may hold.
     "MAX_QUERIES_PER_CONNECTION": 1000,
+    # Most query runs one batch makes for one connection's queries (a query shared with a connection within its
+    # budget always runs). The rest wait for the next batch, which starts at once: a connection holding many
+    # queries that every write affects delays the others by at most one batch.
+    "MAX_BATCH_RUNS_PER_CONNECTION": 100,
     # Most mutations and actions one connection may have waiting or running.
     "MAX_PENDING_MUTATIONS": 100,
     # Mutations and actions one connection may start per second on average (a token bucket) ...

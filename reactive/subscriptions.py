@@ -64,14 +64,17 @@ class QueryInstance:
     subscribers: dict[Session, set[int]] = field(default_factory=dict)
     # Owned by the batch thread: the last run it made, applied on the loop later (reactive.batches).
     last_run: QueryRun | None = None
+    # A batch deferred its run (reactive.batches.fair_share): its outcome is older than the manager's snapshot.
+    deferred: bool = False
 
     @property
     def ready(self) -> bool:
-        return self.outcome is not None
+        return self.outcome is not None and not self.deferred
 
     def apply(self, run: QueryRun) -> bool:
         """Store a run's result; True when what clients see changed."""
         self.runs += 1
+        self.deferred = False
         changed = self.outcome != run.outcome or self.journal != run.journal
         self.journal = run.journal
         if changed:
@@ -311,6 +314,8 @@ class SubscriptionManager:
                     self._split_by_identity(instance)
             except Exception:
                 logger.exception("reactive: applying the result of %s failed", instance.spec.name)
+        for instance in result.deferred:
+            instance.deferred = True  # its sessions wait for the batch that runs it
         metrics.INVALIDATIONS.inc(result.invalidated)
         self.applied_ts = result.ts
         sessions = set(self._waiting)

@@ -190,3 +190,9 @@ def int_arg(ctx: QueryCtx, n: int) -> int:
 @mutation(name="testing:int_arg_write", args={"n": v.int()})
 def int_arg_write(ctx: MutationCtx, n: int) -> int:
     return n
+
+
+@query(name="testing:channel_count", args={"copy": v.int()})
+def channel_count(ctx: QueryCtx, copy: int) -> int:
+    """How many channels there are: every channel write affects every ``copy`` (one instance each)."""
+    return Channel.objects.count()

@@ -1,0 +1,55 @@
+"""No connection's queries delay another's results by more than a batch (MAX_BATCH_RUNS_PER_CONNECTION).
+
+Counts, not timings: the batch that brings a bystander its update runs at most the budget of another
+connection's queries, however many of them the same write affects; the rest run in the next batches, and that
+connection still gets every result, at one snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from demo_project.chat.models import Channel
+from reactive.batches import BatchResult
+from reactive.subscriptions import get_manager
+from reactive.testing import ReactiveCommunicator
+
+from .security_helpers import reactive_settings_with
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BUDGET = 5
+HEAVY = 30
+
+
+async def test_a_connection_with_many_affected_queries_delays_others_by_at_most_a_batch() -> None:
+    with reactive_settings_with(MAX_BATCH_RUNS_PER_CONNECTION=BUDGET, MAX_QUERIES_PER_CONNECTION=HEAVY + 1):
+        heavy = ReactiveCommunicator()
+        await heavy.connect()
+        heavy_ids = [await heavy.subscribe("testing:channel_count", {"copy": n}) for n in range(HEAVY)]
+        bystander = ReactiveCommunicator()
+        await bystander.connect()
+        watched = await bystander.subscribe("testing:channel_count", {"copy": -1})
+        manager = get_manager()
+        batches: list[dict[str, Any]] = []
+        apply = manager._apply
+
+        def recording_apply(result: BatchResult) -> None:
+            copies = sorted(instance.args["copy"] for instance in result.runs)
+            batches.append({"copies": copies, "deferred": len(result.deferred)})
+            apply(result)
+
+        manager._apply = recording_apply  # type: ignore[method-assign]
+        await sync_to_async(Channel.objects.create)(name="one")
+        await bystander.wait_for(watched, lambda value: value == 1)
+        await heavy.receive_until(lambda: all(heavy.values[i] == 1 for i in heavy_ids))
+        await heavy.close()
+        await bystander.close()
+    first = next(batch for batch in batches if -1 in batch["copies"])
+    assert len(first["copies"]) <= BUDGET + 1  # the bystander's query, and the heavy connection's budget
+    assert first["deferred"] >= HEAVY - BUDGET
+    ran = [copy for batch in batches for copy in batch["copies"] if copy >= 0]
+    assert sorted(ran) == list(range(HEAVY))  # every deferred query ran, once
