@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
@@ -71,4 +72,27 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         value = getattr(reactive_settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             problems.append(Error(f"REACTIVE[{name!r}] must be a positive integer.", id="reactive.E005"))
+    problems.extend(_check_origins())
+    return problems
+
+
+def _check_origins() -> list[Any]:
+    """``ALLOWED_ORIGINS`` entries are full origins (as in ``CSRF_TRUSTED_ORIGINS``), or ``"*"``."""
+    problems: list[Any] = []
+    for entry in reactive_settings.ALLOWED_ORIGINS:
+        if entry == "*":
+            continue
+        try:
+            parts = urlsplit(entry) if isinstance(entry, str) else None
+        except ValueError:
+            parts = None
+        if parts is None or not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment:
+            problems.append(
+                Error(
+                    f"REACTIVE['ALLOWED_ORIGINS'] entry {entry!r} is not an origin.",
+                    hint="Write scheme, host and port if not the default: 'https://app.example.com', "
+                    "'http://localhost:5173', 'https://*.example.com', or '*'.",
+                    id="reactive.E006",
+                )
+            )
     return problems

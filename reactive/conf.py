@@ -54,8 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONNECTIONS_PER_USER": 100,
     # Most messages besides Transitions waiting unsent on one socket; beyond it the client is not reading.
     "MAX_UNSENT_MESSAGES": 500,
-    # Origins allowed to open a WebSocket or call the HTTP API cross-origin ("*" allows any);
-    # empty means: origins whose host is in ALLOWED_HOSTS (localhost when DEBUG and ALLOWED_HOSTS is empty).
+    # Origins besides the server's own allowed to open a WebSocket or call the HTTP API cross-origin, written as
+    # in CSRF_TRUSTED_ORIGINS ("https://app.example.com", "https://*.example.com"); "*" allows any.
     "ALLOWED_ORIGINS": [],
     # Lifetime of tokens from reactive.tokens.issue(), in seconds.
     "TOKEN_MAX_AGE": 24 * 3600,

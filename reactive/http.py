@@ -54,7 +54,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     origin = request.headers.get("Origin")
-    if origin and origin_allowed(origin):
+    if origin and origin_allowed(origin, request):
         response["Access-Control-Allow-Origin"] = origin
         response["Access-Control-Allow-Headers"] = _CORS_HEADERS
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"

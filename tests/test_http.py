@@ -11,6 +11,7 @@ from demo_project.shop.models import Order
 from reactive import tokens
 
 from .helpers import post
+from .security_helpers import reactive_settings_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,13 +111,22 @@ def test_token_view_and_session_csrf() -> None:
     assert tokens.user_for_token(token) == User.objects.get(username="ann")
 
 
-def test_cors_preflight_for_allowed_origin_only() -> None:
+def test_cors_headers_for_allowed_origins_only_compared_by_scheme_host_and_port() -> None:
     client = Client()
-    allowed = client.options("/api/query", headers={"Origin": "http://localhost:3000"})
-    assert allowed["Access-Control-Allow-Origin"] == "http://localhost:3000"
-    assert "Convex-Client" in allowed["Access-Control-Allow-Headers"]
-    denied = client.options("/api/query", headers={"Origin": "https://evil.example"})
-    assert "Access-Control-Allow-Origin" not in denied
+    with reactive_settings_with(ALLOWED_ORIGINS=["http://localhost:3000"]):
+        allowed = client.options("/api/query", headers={"Origin": "http://localhost:3000"})
+        assert allowed["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        assert "Convex-Client" in allowed["Access-Control-Allow-Headers"]
+        own = client.options("/api/query", headers={"Origin": "http://testserver"})
+        assert own["Access-Control-Allow-Origin"] == "http://testserver"
+        for origin in (
+            "http://localhost:3001",
+            "https://localhost:3000",
+            "http://testserver:8000",
+            "https://evil.example",
+        ):
+            denied = client.options("/api/query", headers={"Origin": origin})
+            assert "Access-Control-Allow-Origin" not in denied, origin
 
 
 def test_metrics_endpoint_is_prometheus_text_for_local_or_staff() -> None:
@@ -140,10 +150,14 @@ def test_metrics_endpoint_is_prometheus_text_for_local_or_staff() -> None:
     assert remote.get("/api/reactive/metrics").status_code == 200
 
 
-def test_ipv6_loopback_origin_matches_allowed_hosts() -> None:
+def test_an_ipv6_origin_is_compared_with_the_host_and_port_of_the_request() -> None:
+    from django.test import RequestFactory
+
     from reactive.origins import origin_allowed
 
-    assert origin_allowed("http://[::1]:8000")
-    assert origin_allowed("http://localhost:8000")
-    assert not origin_allowed("http://[::2]:8000")
-    assert not origin_allowed("http://[bad")
+    request = RequestFactory().get("/", HTTP_HOST="[::1]:8000")
+    assert origin_allowed("http://[::1]:8000", request)
+    assert not origin_allowed("http://[::1]:8001", request)
+    assert not origin_allowed("http://[::2]:8000", request)
+    assert not origin_allowed("http://[bad", request)
+    assert not origin_allowed("http://[::1]:8000", RequestFactory().get("/", HTTP_HOST="evil.example"))
