@@ -14,6 +14,7 @@ authority a forged cross-site request could borrow, so they need none.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -167,9 +168,20 @@ class TokenView(APIView):
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics; staff users or requests from this machine only."""
-    local = request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+    """Prometheus metrics, for staff users and for requests bearing ``REACTIVE["METRICS_TOKEN"]``.
+
+    Where a request comes from proves nothing behind a reverse proxy (every request arrives from
+    the proxy), so only credentials are trusted.
+    """
     user = getattr(request, "user", None)
-    if not (local or (user is not None and user.is_staff)):
+    if not (_bears_metrics_token(request) or (user is not None and user.is_staff)):
         return HttpResponse("Forbidden", status=403, content_type="text/plain")
     return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4")
+
+
+def _bears_metrics_token(request: HttpRequest) -> bool:
+    expected = reactive_settings.METRICS_TOKEN
+    if not expected:
+        return False
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), str(expected).encode())

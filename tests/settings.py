@@ -27,7 +27,8 @@ if os.environ.get("REACTIVE_LIVE_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["REACTIVE_LIVE_DB_NAME"]
 
 DEMO_PAYMENT_DELAY = 0.05
-REACTIVE: dict[str, Any] = {"POLL_INTERVAL": 0.5}
+# METRICS_TOKEN: the tests read the metrics of live servers with it (tests/live.py: METRICS_TOKEN).
+REACTIVE: dict[str, Any] = {"POLL_INTERVAL": 0.5, "METRICS_TOKEN": "metrics-token-of-the-tests"}
 
 # Each pytest run has its own commit group on the shared Redis (its live servers inherit it), so runs
 # never notify each other and stale members of an old run cost nothing.

@@ -129,9 +129,9 @@ def test_cors_headers_for_allowed_origins_only_compared_by_scheme_host_and_port(
             assert "Access-Control-Allow-Origin" not in denied, origin
 
 
-def test_metrics_endpoint_is_prometheus_text_for_local_or_staff() -> None:
-    client = Client()
-    response = client.get("/api/reactive/metrics")
+def test_metrics_endpoint_is_prometheus_text_for_staff_or_the_metrics_token() -> None:
+    token = {"Authorization": "Bearer metrics-token-of-the-tests"}  # tests/settings.py: METRICS_TOKEN
+    response = Client().get("/api/reactive/metrics", headers=token)
     text = response.content.decode()
     assert response.status_code == 200
     for name in (
@@ -143,9 +143,18 @@ def test_metrics_endpoint_is_prometheus_text_for_local_or_staff() -> None:
         "reactive_bytes_sent_total",
     ):
         assert f"# TYPE {name}" in text
-    remote = Client(REMOTE_ADDR="203.0.113.9")
-    assert remote.get("/api/reactive/metrics").status_code == 403
+    # Behind a reverse proxy every request comes from 127.0.0.1: the address proves nothing.
+    local = Client(REMOTE_ADDR="127.0.0.1")
+    assert local.get("/api/reactive/metrics").status_code == 403
+    for wrong in ("Bearer metrics-token-of-the-test", "Token metrics-token-of-the-tests", "Bearer ", "Bearer"):
+        assert local.get("/api/reactive/metrics", headers={"Authorization": wrong}).status_code == 403, wrong
+    with reactive_settings_with(METRICS_TOKEN=None):
+        assert local.get("/api/reactive/metrics", headers=token).status_code == 403
+    User.objects.create_user(username="ann", password="pw")
+    local.login(username="ann", password="pw")
+    assert local.get("/api/reactive/metrics").status_code == 403
     User.objects.create_user(username="staff", password="pw", is_staff=True)
+    remote = Client(REMOTE_ADDR="203.0.113.9")
     remote.login(username="staff", password="pw")
     assert remote.get("/api/reactive/metrics").status_code == 200
 
