@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ORIGINS": [],
     # Lifetime of tokens from reactive.tokens.issue(), in seconds.
     "TOKEN_MAX_AGE": 24 * 3600,
+    # The HS256 key of reactive's tokens; None: SECRET_KEY (and SECRET_KEY_FALLBACKS while keys rotate).
+    "TOKEN_SIGNING_KEY": None,
     # A secret that lets a scraper read /api/reactive/metrics (Authorization: Bearer <it>); None: staff users only.
     "METRICS_TOKEN": None,
     # Channel-layer group every server process joins to hear about commits.

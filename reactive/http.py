@@ -7,9 +7,11 @@ Request body: ``{"path": "messages:list", "args": [{...}], "format": "convex_enc
 ``400`` with a readable text for a malformed request, ``413`` for a body larger than
 ``MAX_MESSAGE_BYTES``.
 
-Requests authenticated by the session cookie need Django's CSRF token (DRF's
-``SessionAuthentication`` enforces it); requests with a bearer token carry no ambient
-authority a forged cross-site request could borrow, so they need none.
+Requests are authenticated by :func:`reactive.auth.authentication_classes`: reactive's
+bearer tokens, then the project's DRF classes. Requests authenticated by the session cookie
+need Django's CSRF token (DRF's ``SessionAuthentication`` enforces it); requests with a
+bearer token carry no ambient authority a forged cross-site request could borrow, so they
+need none.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from . import metrics, tokens
+from .auth import authentication_classes, credential_expiry
 from .conf import reactive_settings
 from .errors import ReactiveError
 from .execution import Outcome, execute_action, execute_mutation, execute_query_once
@@ -35,22 +38,6 @@ from .values import EncodingError, decode
 
 FUNCTION_FAILED = 560
 _CORS_HEADERS = "Content-Type, Authorization, Convex-Client"
-
-
-class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <token>`` with a token from :func:`reactive.tokens.issue` (or DRF's)."""
-
-    def authenticate(self, request: Request) -> tuple[Any, str] | None:
-        header = authentication.get_authorization_header(request).split()
-        if len(header) != 2 or header[0].lower() not in (b"bearer", b"token"):
-            return None
-        user = tokens.user_for_token(header[1].decode("latin1"))
-        if user is None:
-            raise exceptions.AuthenticationFailed("The token is invalid or has expired")
-        return user, header[1].decode("latin1")
-
-    def authenticate_header(self, request: Request) -> str:
-        return "Bearer"
 
 
 def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -68,11 +55,17 @@ class _Text400(Exception):
     pass
 
 
-class FunctionCallView(APIView):
+class _Authenticated(APIView):
+    """A view authenticated by :func:`reactive.auth.authentication_classes`, read at each request."""
+
+    def get_authenticators(self) -> list[authentication.BaseAuthentication]:
+        return [cls() for cls in authentication_classes()]
+
+
+class FunctionCallView(_Authenticated):
     """POST a call of one public function; ``kind`` None accepts any kind (``/api/function``)."""
 
     kind: Kind | None = None
-    authentication_classes = [authentication.SessionAuthentication, BearerTokenAuthentication]
     permission_classes: list[Any] = []
     parser_classes = [parsers.JSONParser]
 
@@ -156,15 +149,17 @@ class AnyFunctionView(FunctionCallView):
     kind = None
 
 
-class TokenView(APIView):
-    """POST (logged in): ``{"token": ...}`` for ``Authenticate`` or ``Authorization: Bearer``."""
+class TokenView(_Authenticated):
+    """POST (authenticated): ``{"token": ...}`` for ``Authenticate`` or ``Authorization: Bearer``.
 
-    authentication_classes = [authentication.SessionAuthentication, BearerTokenAuthentication]
+    A token asked for with a credential that expires (a token) expires with it: a stolen token
+    cannot be renewed past its own expiry.
+    """
 
     def post(self, request: Request) -> HttpResponse:
         if not request.user.is_authenticated:
             return JsonResponse({"detail": "Log in first"}, status=401)
-        return JsonResponse({"token": tokens.issue(request.user)})
+        return JsonResponse({"token": tokens.issue(request.user, expires_at=credential_expiry(request.auth))})
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

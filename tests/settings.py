@@ -51,5 +51,12 @@ if os.environ.get("REACTIVE_LIVE_REDIS_SOCKET_TIMEOUT") and os.environ.get("REDI
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
-# DRF's token keys are accepted by reactive.tokens when this app is installed (tests/test_security_auth.py).
+# DRF's token keys authenticate through the project's TokenAuthentication (tests/test_security_auth.py).
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "tests.recall"]  # noqa: F405
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+}

@@ -23,7 +23,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 
-from .. import metrics, tokens
+from .. import auth, metrics
 from ..conf import reactive_settings
 from ..errors import ArgumentError, LimitExceeded, ProtocolError, ReactiveError
 from ..execution import Outcome, execute_action, execute_mutation
@@ -308,7 +308,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         identity = None
         if message.token_type == "User" and message.value:
-            identity = await run_sync(tokens.verify, message.value)
+            identity = await run_sync(auth.authenticate_token, message.value)
         if identity is None:
             error = (
                 "Admin tokens are not accepted"
