@@ -48,6 +48,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     for name in (
         "POLL_INTERVAL",
         "PING_INTERVAL",
+        "CONNECT_TIMEOUT",
+        "IDLE_TIMEOUT",
         "OUTBOX_RETENTION",
         "MUTATION_RETENTION",
         "PRUNE_INTERVAL",
@@ -67,11 +69,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "MUTATION_BURST",
         "MAX_CONNECTIONS_PER_USER",
         "MAX_UNSENT_MESSAGES",
+        "MAX_UNSENT_BYTES",
         "WORKER_THREADS",
     ):
         value = getattr(reactive_settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             problems.append(Error(f"REACTIVE[{name!r}] must be a positive integer.", id="reactive.E005"))
+    if not problems and reactive_settings.IDLE_TIMEOUT <= reactive_settings.PING_INTERVAL:
+        problems.append(
+            Error(
+                "REACTIVE['IDLE_TIMEOUT'] must be longer than REACTIVE['PING_INTERVAL'].",
+                hint="A healthy client answers a ping sent after PING_INTERVAL; give it time to (e.g. 4x).",
+                id="reactive.E007",
+            )
+        )
     problems.extend(_check_origins())
     return problems
 

@@ -30,8 +30,14 @@ DEFAULTS: dict[str, Any] = {
     "MUTATION_RETENTION": 86400.0,
     # Seconds between prunes of the outbox and the mutation records (by each server process).
     "PRUNE_INTERVAL": 60.0,
-    # Seconds of silence on a WebSocket after which the server sends a Ping.
+    # Seconds of silence on a WebSocket after which the server sends a Ping (and, under Daphne, a WebSocket ping).
     "PING_INTERVAL": 15.0,
+    # Seconds a WebSocket may stay open without sending Connect.
+    "CONNECT_TIMEOUT": 30.0,
+    # Under Daphne: seconds a WebSocket may stay silent (no frame, not even a pong to a ping) before it is dropped.
+    "IDLE_TIMEOUT": 60.0,
+    # Under Daphne: most bytes waiting unsent in one WebSocket's transport; a client that lets more pile up is cut.
+    "MAX_UNSENT_BYTES": 16 * 1024 * 1024,
     # Largest client message accepted, in bytes: a WebSocket frame or an HTTP request body.
     "MAX_MESSAGE_BYTES": 1_048_576,
     # Largest arguments of one call or query, in bytes of compact JSON.

@@ -36,7 +36,9 @@ os.environ.setdefault("REACTIVE_BUS_GROUP", f"reactive.test-{os.getpid()}")
 
 # Live servers of the scale-out tests take overrides from their environment: REACTIVE_<KEY>=<JSON value>
 # for these REACTIVE keys, and REACTIVE_LIVE_CONN_MAX_AGE for persistent connections (as in production).
-for _key in ("POLL_INTERVAL", "OUTBOX_RETENTION", "MUTATION_RETENTION", "PRUNE_INTERVAL", "BUS_GROUP"):
+_LIVE_KEYS = ("POLL_INTERVAL", "OUTBOX_RETENTION", "MUTATION_RETENTION", "PRUNE_INTERVAL", "BUS_GROUP")
+_LIVE_KEYS += ("PING_INTERVAL", "CONNECT_TIMEOUT", "IDLE_TIMEOUT", "MAX_UNSENT_BYTES")
+for _key in _LIVE_KEYS:
     if f"REACTIVE_{_key}" in os.environ:
         _raw = os.environ[f"REACTIVE_{_key}"]
         REACTIVE[_key] = _raw if _key == "BUS_GROUP" else json.loads(_raw)
