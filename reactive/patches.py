@@ -534,7 +534,7 @@ def _tcp_connection(transport: Any) -> Any:
     return None
 
 
-def unsent_bytes(transport: Any) -> int:
+def _unsent_bytes(transport: Any) -> int:
     """Bytes a Twisted transport holds that the socket has not taken yet (0 if it is not over TCP)."""
     connection = _tcp_connection(transport)
     if connection is None:
@@ -556,7 +556,7 @@ def _client_not_reading(protocol: Any) -> bool:
     from .conf import reactive_settings
 
     limit = reactive_settings.MAX_UNSENT_BYTES
-    if unsent_bytes(protocol.transport) <= limit:
+    if _unsent_bytes(protocol.transport) <= limit:
         return False
     reason = f"TooManyConcurrentRequests: the client does not read its socket (MAX_UNSENT_BYTES={limit})"
     logger.warning("reactive: dropping WebSocket %s: %s", getattr(protocol, "client_addr", None), reason)
