@@ -211,7 +211,11 @@ class Server:
 
     def metrics(self) -> dict[str, float]:
         """``/api/reactive/metrics`` parsed into ``{sample name: value}``."""
-        with urllib.request.urlopen(self.url + "/api/reactive/metrics", timeout=10) as response:
+        # The token is bench/settings.py's METRICS_TOKEN.
+        request = urllib.request.Request(
+            self.url + "/api/reactive/metrics", headers={"Authorization": "Bearer bench-metrics"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
             text = response.read().decode()
         values: dict[str, float] = {}
         for line in text.splitlines():

@@ -34,7 +34,11 @@ if _redis:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
-REACTIVE: dict[str, Any] = {"BUS_GROUP": os.environ.get("BENCH_CHANNEL_PREFIX", "reactive-bench") + ".commits"}
+# METRICS_TOKEN: the harness reads /api/reactive/metrics with it (bench/servers.py).
+REACTIVE: dict[str, Any] = {
+    "BUS_GROUP": os.environ.get("BENCH_CHANNEL_PREFIX", "reactive-bench") + ".commits",
+    "METRICS_TOKEN": "bench-metrics",
+}
 REACTIVE.update(json.loads(os.environ.get("BENCH_REACTIVE", "{}")))
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
@@ -47,6 +48,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     for name in (
         "POLL_INTERVAL",
         "PING_INTERVAL",
+        "CONNECT_TIMEOUT",
+        "IDLE_TIMEOUT",
         "OUTBOX_RETENTION",
         "MUTATION_RETENTION",
         "PRUNE_INTERVAL",
@@ -71,9 +74,41 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "MAX_INBOUND_MESSAGES",
         "MAX_CONNECTIONS_PER_USER",
         "MAX_UNSENT_MESSAGES",
+        "MAX_UNSENT_BYTES",
         "WORKER_THREADS",
     ):
         value = getattr(reactive_settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             problems.append(Error(f"REACTIVE[{name!r}] must be a positive integer.", id="reactive.E005"))
+    if not problems and reactive_settings.IDLE_TIMEOUT <= reactive_settings.PING_INTERVAL:
+        problems.append(
+            Error(
+                "REACTIVE['IDLE_TIMEOUT'] must be longer than REACTIVE['PING_INTERVAL'].",
+                hint="A healthy client answers a ping sent after PING_INTERVAL; give it time to (e.g. 4x).",
+                id="reactive.E007",
+            )
+        )
+    problems.extend(_check_origins())
+    return problems
+
+
+def _check_origins() -> list[Any]:
+    """``ALLOWED_ORIGINS`` entries are full origins (as in ``CSRF_TRUSTED_ORIGINS``), or ``"*"``."""
+    problems: list[Any] = []
+    for entry in reactive_settings.ALLOWED_ORIGINS:
+        if entry == "*":
+            continue
+        try:
+            parts = urlsplit(entry) if isinstance(entry, str) else None
+        except ValueError:
+            parts = None
+        if parts is None or not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment:
+            problems.append(
+                Error(
+                    f"REACTIVE['ALLOWED_ORIGINS'] entry {entry!r} is not an origin.",
+                    hint="Write scheme, host and port if not the default: 'https://app.example.com', "
+                    "'http://localhost:5173', 'https://*.example.com', or '*'.",
+                    id="reactive.E006",
+                )
+            )
     return problems

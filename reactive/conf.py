@@ -30,8 +30,14 @@ DEFAULTS: dict[str, Any] = {
     "MUTATION_RETENTION": 86400.0,
     # Seconds between prunes of the outbox and the mutation records (by each server process).
     "PRUNE_INTERVAL": 60.0,
-    # Seconds of silence on a WebSocket after which the server sends a Ping.
+    # Seconds of silence on a WebSocket after which the server sends a Ping (and, under Daphne, a WebSocket ping).
     "PING_INTERVAL": 15.0,
+    # Seconds a WebSocket may stay open without sending Connect.
+    "CONNECT_TIMEOUT": 30.0,
+    # Under Daphne: seconds a WebSocket may stay silent (no frame, not even a pong to a ping) before it is dropped.
+    "IDLE_TIMEOUT": 60.0,
+    # Under Daphne: most bytes waiting unsent in one WebSocket's transport; a client that lets more pile up is cut.
+    "MAX_UNSENT_BYTES": 16 * 1024 * 1024,
     # Largest client message accepted, in bytes: a WebSocket frame or an HTTP request body.
     "MAX_MESSAGE_BYTES": 1_048_576,
     # Largest arguments of one call or query, in bytes of compact JSON.
@@ -68,11 +74,15 @@ DEFAULTS: dict[str, Any] = {
     "MAX_INBOUND_MESSAGES": 100,
     # Most messages besides Transitions waiting unsent on one socket; beyond it the client is not reading.
     "MAX_UNSENT_MESSAGES": 500,
-    # Origins allowed to open a WebSocket or call the HTTP API cross-origin ("*" allows any);
-    # empty means: origins whose host is in ALLOWED_HOSTS (localhost when DEBUG and ALLOWED_HOSTS is empty).
+    # Origins besides the server's own allowed to open a WebSocket or call the HTTP API cross-origin, written as
+    # in CSRF_TRUSTED_ORIGINS ("https://app.example.com", "https://*.example.com"); "*" allows any.
     "ALLOWED_ORIGINS": [],
     # Lifetime of tokens from reactive.tokens.issue(), in seconds.
     "TOKEN_MAX_AGE": 24 * 3600,
+    # The HS256 key of reactive's tokens; None: SECRET_KEY (and SECRET_KEY_FALLBACKS while keys rotate).
+    "TOKEN_SIGNING_KEY": None,
+    # A secret that lets a scraper read /api/reactive/metrics (Authorization: Bearer <it>); None: staff users only.
+    "METRICS_TOKEN": None,
     # Channel-layer group every server process joins to hear about commits.
     "BUS_GROUP": "reactive.commits",
     # Invalidate whole tables instead of matching predicates (for benchmarks and debugging).

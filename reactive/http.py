@@ -7,13 +7,16 @@ Request body: ``{"path": "messages:list", "args": [{...}], "format": "convex_enc
 ``400`` with a readable text for a malformed request, ``413`` for a body larger than
 ``MAX_MESSAGE_BYTES``.
 
-Requests authenticated by the session cookie need Django's CSRF token (DRF's
-``SessionAuthentication`` enforces it); requests with a bearer token carry no ambient
-authority a forged cross-site request could borrow, so they need none.
+Requests are authenticated by :func:`reactive.auth.authentication_classes`: reactive's
+bearer tokens, then the project's DRF classes. Requests authenticated by the session cookie
+need Django's CSRF token (DRF's ``SessionAuthentication`` enforces it); requests with a
+bearer token carry no ambient authority a forged cross-site request could borrow, so they
+need none.
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -23,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from . import metrics, tokens
+from .auth import authentication_classes, credential_expiry
 from .conf import reactive_settings
 from .errors import ReactiveError
 from .execution import Outcome, execute_action, execute_mutation, execute_query_once
@@ -36,25 +40,9 @@ FUNCTION_FAILED = 560
 _CORS_HEADERS = "Content-Type, Authorization, Convex-Client"
 
 
-class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <token>`` with a token from :func:`reactive.tokens.issue` (or DRF's)."""
-
-    def authenticate(self, request: Request) -> tuple[Any, str] | None:
-        header = authentication.get_authorization_header(request).split()
-        if len(header) != 2 or header[0].lower() not in (b"bearer", b"token"):
-            return None
-        user = tokens.user_for_token(header[1].decode("latin1"))
-        if user is None:
-            raise exceptions.AuthenticationFailed("The token is invalid or has expired")
-        return user, header[1].decode("latin1")
-
-    def authenticate_header(self, request: Request) -> str:
-        return "Bearer"
-
-
 def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     origin = request.headers.get("Origin")
-    if origin and origin_allowed(origin):
+    if origin and origin_allowed(origin, request):
         response["Access-Control-Allow-Origin"] = origin
         response["Access-Control-Allow-Headers"] = _CORS_HEADERS
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
@@ -67,11 +55,17 @@ class _Text400(Exception):
     pass
 
 
-class FunctionCallView(APIView):
+class _Authenticated(APIView):
+    """A view authenticated by :func:`reactive.auth.authentication_classes`, read at each request."""
+
+    def get_authenticators(self) -> list[authentication.BaseAuthentication]:
+        return [cls() for cls in authentication_classes()]
+
+
+class FunctionCallView(_Authenticated):
     """POST a call of one public function; ``kind`` None accepts any kind (``/api/function``)."""
 
     kind: Kind | None = None
-    authentication_classes = [authentication.SessionAuthentication, BearerTokenAuthentication]
     permission_classes: list[Any] = []
     parser_classes = [parsers.JSONParser]
 
@@ -155,21 +149,34 @@ class AnyFunctionView(FunctionCallView):
     kind = None
 
 
-class TokenView(APIView):
-    """POST (logged in): ``{"token": ...}`` for ``Authenticate`` or ``Authorization: Bearer``."""
+class TokenView(_Authenticated):
+    """POST (authenticated): ``{"token": ...}`` for ``Authenticate`` or ``Authorization: Bearer``.
 
-    authentication_classes = [authentication.SessionAuthentication, BearerTokenAuthentication]
+    A token asked for with a credential that expires (a token) expires with it: a stolen token
+    cannot be renewed past its own expiry.
+    """
 
     def post(self, request: Request) -> HttpResponse:
         if not request.user.is_authenticated:
             return JsonResponse({"detail": "Log in first"}, status=401)
-        return JsonResponse({"token": tokens.issue(request.user)})
+        return JsonResponse({"token": tokens.issue(request.user, expires_at=credential_expiry(request.auth))})
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics; staff users or requests from this machine only."""
-    local = request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+    """Prometheus metrics, for staff users and for requests bearing ``REACTIVE["METRICS_TOKEN"]``.
+
+    Where a request comes from proves nothing behind a reverse proxy (every request arrives from
+    the proxy), so only credentials are trusted.
+    """
     user = getattr(request, "user", None)
-    if not (local or (user is not None and user.is_staff)):
+    if not (_bears_metrics_token(request) or (user is not None and user.is_staff)):
         return HttpResponse("Forbidden", status=403, content_type="text/plain")
     return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4")
+
+
+def _bears_metrics_token(request: HttpRequest) -> bool:
+    expected = reactive_settings.METRICS_TOKEN
+    if not expected:
+        return False
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), str(expected).encode())

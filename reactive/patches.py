@@ -10,7 +10,9 @@
   buffer follows the transaction; the outbox row is written just before the commit and
   the commit number published just after it.
 - Daphne's ``WebSocketFactory.__init__`` (permessage-deflate), ``WebSocketProtocol.serverSend``
-  (a frame is written to the socket when it is sent, not on the reactor's next turn) and
+  (a frame is written to the socket when it is sent, not on the reactor's next turn; a client that
+  lets more than ``MAX_UNSENT_BYTES`` pile up is cut), ``onConnect``/``check_timeouts``
+  (WebSocket pings every ``PING_INTERVAL``; a socket silent for ``IDLE_TIMEOUT`` is dropped) and
   ``applicationCreateWorked`` / ``onMessage`` / ``onClose`` (input received and not yet handled is
   bounded: past ``MAX_INBOUND_BYTES`` or ``MAX_INBOUND_MESSAGES`` the socket is not read).
 
@@ -26,6 +28,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -532,9 +535,53 @@ def _write_now(transport: Any) -> None:
         transport.startWriting()  # an error: the reactor finds it on its next turn and closes the connection
 
 
+def _tcp_connection(transport: Any) -> Any:
+    """The TCP connection under a transport (TLS wraps it), or None."""
+    from twisted.internet import tcp
+
+    for _ in range(3):
+        if isinstance(transport, tcp.Connection):
+            return transport
+        transport = getattr(transport, "transport", None)
+    return None
+
+
+def _unsent_bytes(transport: Any) -> int:
+    """Bytes a Twisted transport holds that the socket has not taken yet (0 if it is not over TCP)."""
+    connection = _tcp_connection(transport)
+    if connection is None:
+        return 0
+    return len(connection.dataBuffer) - connection.offset + connection._tempDataLen
+
+
+# The close code of a connection cut by _client_not_reading (Daphne allows only 1000 and 3000-4999): 1013.
+CLOSE_CLIENT_NOT_READING = 4013
+
+
+def _client_not_reading(protocol: Any) -> bool:
+    """Cut a connection whose client let more than MAX_UNSENT_BYTES pile up: it does not read its socket.
+
+    Daphne accepts every message at once, so the back-pressure the consumer relies on never comes
+    and the bytes would grow without bound in the transport. A close frame would wait behind them,
+    so the connection is dropped; the application hears of it as any disconnect.
+    """
+    from .conf import reactive_settings
+
+    limit = reactive_settings.MAX_UNSENT_BYTES
+    if _unsent_bytes(protocol.transport) <= limit:
+        return False
+    reason = f"TooManyConcurrentRequests: the client does not read its socket (MAX_UNSENT_BYTES={limit})"
+    logger.warning("reactive: dropping WebSocket %s: %s", getattr(protocol, "client_addr", None), reason)
+    protocol._fail_connection(CLOSE_CLIENT_NOT_READING, reason)
+    return True
+
+
 def _websocket_server_send(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def serverSend(self: Any, content: Any, binary: bool = False) -> None:
+        # Checked before the frame is added: one large message always goes out whole.
+        if _client_not_reading(self):
+            return
         original(self, content, binary)
         _write_now(self.transport)
 
@@ -636,6 +683,36 @@ def _websocket_on_close(original: Callable[..., Any]) -> Callable[..., Any]:
     return onClose
 
 
+# --- Daphne: keep-alive tied to PING_INTERVAL and IDLE_TIMEOUT -------------------------------------
+
+
+def _websocket_on_connect(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def onConnect(self: Any, request: Any) -> Any:
+        """autobahn's own keep-alive: a WebSocket ping every PING_INTERVAL, the connection dropped when
+        nothing (a pong or any frame) arrives within IDLE_TIMEOUT - PING_INTERVAL of a ping: a half-open
+        socket is gone within IDLE_TIMEOUT of its last sign of life. Browsers and WebSocket libraries
+        answer pings themselves; the official client sends nothing while idle, so only pings can tell."""
+        from .conf import reactive_settings
+
+        self.autoPingInterval = float(reactive_settings.PING_INTERVAL)
+        self.autoPingTimeout = float(reactive_settings.IDLE_TIMEOUT) - self.autoPingInterval
+        return original(self, request)
+
+    return onConnect
+
+
+def _websocket_check_timeouts(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def check_timeouts(self: Any) -> None:
+        # Daphne's own pings (--ping-interval) would replace the pending ping of autobahn's keep-alive,
+        # whose timeout would then fire although the client answered: they are left to autobahn.
+        self.last_ping = time.time()
+        original(self)
+
+    return check_timeouts
+
+
 def _daphne_patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]]:
     try:
         from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
@@ -647,6 +724,8 @@ def _daphne_patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Ca
         (WebSocketProtocol, "applicationCreateWorked", _application_create_worked),
         (WebSocketProtocol, "onMessage", _websocket_on_message),
         (WebSocketProtocol, "onClose", _websocket_on_close),
+        (WebSocketProtocol, "onConnect", _websocket_on_connect),
+        (WebSocketProtocol, "check_timeouts", _websocket_check_timeouts),
     ]
 
 

@@ -23,12 +23,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIVE_DB_ENV = "REACTIVE_LIVE_DB_NAME"  # read by tests/settings.py
+METRICS_TOKEN = "metrics-token-of-the-tests"  # tests/settings.py: REACTIVE["METRICS_TOKEN"]
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 
@@ -181,6 +183,14 @@ class LiveServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def metrics_text(self) -> str:
+        """The server's ``/api/reactive/metrics`` (Prometheus text)."""
+        request = urllib.request.Request(
+            f"{self.url}/api/reactive/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(response.read().decode())
 
     def output(self) -> str:
         """Everything the process (and its restarts) wrote to stdout and stderr so far."""

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from types import SimpleNamespace
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.test import override_settings
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
 from reactive.routing import websocket_application
 from reactive.subscriptions import get_manager
@@ -65,3 +70,28 @@ def make_user(username: str, **fields: Any) -> User:
 def reactive_settings_with(**overrides: Any) -> override_settings:
     """``override_settings`` of some REACTIVE keys, keeping the test settings' others."""
     return override_settings(REACTIVE={**django_settings.REACTIVE, **overrides})
+
+
+class UsernameKeyAuthentication(BaseAuthentication):
+    """A project's own DRF authentication, for the tests: ``Authorization: Bearer key-<username>``.
+
+    Its credential carries an expiry the way simplejwt's tokens do (``request.auth.payload["exp"]``).
+    """
+
+    lifetime = 3600.0
+
+    def authenticate(self, request: Request) -> tuple[User, Any] | None:
+        header = get_authorization_header(request).split()
+        if len(header) != 2 or header[0] != b"Bearer" or not header[1].startswith(b"key-"):
+            return None
+        user = User.objects.filter(username=header[1][4:].decode()).first()
+        if user is None:
+            raise AuthenticationFailed("No such key")
+        return user, SimpleNamespace(payload={"exp": time.time() + self.lifetime})
+
+
+def drf_authentication(*classes: str) -> override_settings:
+    """``override_settings`` of ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``."""
+    return override_settings(
+        REST_FRAMEWORK={**django_settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": list(classes)}
+    )

@@ -27,7 +27,8 @@ if os.environ.get("REACTIVE_LIVE_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["REACTIVE_LIVE_DB_NAME"]
 
 DEMO_PAYMENT_DELAY = 0.05
-REACTIVE: dict[str, Any] = {"POLL_INTERVAL": 0.5}
+# METRICS_TOKEN: the tests read the metrics of live servers with it (tests/live.py: METRICS_TOKEN).
+REACTIVE: dict[str, Any] = {"POLL_INTERVAL": 0.5, "METRICS_TOKEN": "metrics-token-of-the-tests"}
 
 # Each pytest run has its own commit group on the shared Redis (its live servers inherit it), so runs
 # never notify each other and stale members of an old run cost nothing.
@@ -35,7 +36,9 @@ os.environ.setdefault("REACTIVE_BUS_GROUP", f"reactive.test-{os.getpid()}")
 
 # Live servers of the scale-out tests take overrides from their environment: REACTIVE_<KEY>=<JSON value>
 # for these REACTIVE keys, and REACTIVE_LIVE_CONN_MAX_AGE for persistent connections (as in production).
-for _key in ("POLL_INTERVAL", "OUTBOX_RETENTION", "MUTATION_RETENTION", "PRUNE_INTERVAL", "BUS_GROUP"):
+_LIVE_KEYS = ("POLL_INTERVAL", "OUTBOX_RETENTION", "MUTATION_RETENTION", "PRUNE_INTERVAL", "BUS_GROUP")
+_LIVE_KEYS += ("PING_INTERVAL", "CONNECT_TIMEOUT", "IDLE_TIMEOUT", "MAX_UNSENT_BYTES")
+for _key in _LIVE_KEYS:
     if f"REACTIVE_{_key}" in os.environ:
         _raw = os.environ[f"REACTIVE_{_key}"]
         REACTIVE[_key] = _raw if _key == "BUS_GROUP" else json.loads(_raw)
@@ -50,5 +53,12 @@ if os.environ.get("REACTIVE_LIVE_REDIS_SOCKET_TIMEOUT") and os.environ.get("REDI
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
-# DRF's token keys are accepted by reactive.tokens when this app is installed (tests/test_security_auth.py).
+# DRF's token keys authenticate through the project's TokenAuthentication (tests/test_security_auth.py).
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "tests.recall"]  # noqa: F405
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+}

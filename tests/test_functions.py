@@ -111,8 +111,10 @@ async def test_session_cookie_identity() -> None:
         return client.cookies["sessionid"].value
 
     cookie = await login_cookie()
+    headers = [(b"cookie", f"sessionid={cookie}".encode())]
+    # A page of the same origin: the handshake's Host and the page's Origin agree.
     client = ReactiveCommunicator(
-        headers=[(b"cookie", f"sessionid={cookie}".encode()), (b"origin", b"http://localhost:8000")]
+        headers=[*headers, (b"host", b"localhost:8000"), (b"origin", b"http://localhost:8000")]
     )
     await client.connect()
     query_id = await client.mutation("tasks:create", {"text": "mine"})

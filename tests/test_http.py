@@ -11,6 +11,7 @@ from demo_project.shop.models import Order
 from reactive import tokens
 
 from .helpers import post
+from .security_helpers import reactive_settings_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,18 +111,27 @@ def test_token_view_and_session_csrf() -> None:
     assert tokens.user_for_token(token) == User.objects.get(username="ann")
 
 
-def test_cors_preflight_for_allowed_origin_only() -> None:
+def test_cors_headers_for_allowed_origins_only_compared_by_scheme_host_and_port() -> None:
     client = Client()
-    allowed = client.options("/api/query", headers={"Origin": "http://localhost:3000"})
-    assert allowed["Access-Control-Allow-Origin"] == "http://localhost:3000"
-    assert "Convex-Client" in allowed["Access-Control-Allow-Headers"]
-    denied = client.options("/api/query", headers={"Origin": "https://evil.example"})
-    assert "Access-Control-Allow-Origin" not in denied
+    with reactive_settings_with(ALLOWED_ORIGINS=["http://localhost:3000"]):
+        allowed = client.options("/api/query", headers={"Origin": "http://localhost:3000"})
+        assert allowed["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        assert "Convex-Client" in allowed["Access-Control-Allow-Headers"]
+        own = client.options("/api/query", headers={"Origin": "http://testserver"})
+        assert own["Access-Control-Allow-Origin"] == "http://testserver"
+        for origin in (
+            "http://localhost:3001",
+            "https://localhost:3000",
+            "http://testserver:8000",
+            "https://evil.example",
+        ):
+            denied = client.options("/api/query", headers={"Origin": origin})
+            assert "Access-Control-Allow-Origin" not in denied, origin
 
 
-def test_metrics_endpoint_is_prometheus_text_for_local_or_staff() -> None:
-    client = Client()
-    response = client.get("/api/reactive/metrics")
+def test_metrics_endpoint_is_prometheus_text_for_staff_or_the_metrics_token() -> None:
+    token = {"Authorization": "Bearer metrics-token-of-the-tests"}  # tests/settings.py: METRICS_TOKEN
+    response = Client().get("/api/reactive/metrics", headers=token)
     text = response.content.decode()
     assert response.status_code == 200
     for name in (
@@ -133,17 +143,30 @@ def test_metrics_endpoint_is_prometheus_text_for_local_or_staff() -> None:
         "reactive_bytes_sent_total",
     ):
         assert f"# TYPE {name}" in text
-    remote = Client(REMOTE_ADDR="203.0.113.9")
-    assert remote.get("/api/reactive/metrics").status_code == 403
+    # Behind a reverse proxy every request comes from 127.0.0.1: the address proves nothing.
+    local = Client(REMOTE_ADDR="127.0.0.1")
+    assert local.get("/api/reactive/metrics").status_code == 403
+    for wrong in ("Bearer metrics-token-of-the-test", "Token metrics-token-of-the-tests", "Bearer ", "Bearer"):
+        assert local.get("/api/reactive/metrics", headers={"Authorization": wrong}).status_code == 403, wrong
+    with reactive_settings_with(METRICS_TOKEN=None):
+        assert local.get("/api/reactive/metrics", headers=token).status_code == 403
+    User.objects.create_user(username="ann", password="pw")
+    local.login(username="ann", password="pw")
+    assert local.get("/api/reactive/metrics").status_code == 403
     User.objects.create_user(username="staff", password="pw", is_staff=True)
+    remote = Client(REMOTE_ADDR="203.0.113.9")
     remote.login(username="staff", password="pw")
     assert remote.get("/api/reactive/metrics").status_code == 200
 
 
-def test_ipv6_loopback_origin_matches_allowed_hosts() -> None:
+def test_an_ipv6_origin_is_compared_with_the_host_and_port_of_the_request() -> None:
+    from django.test import RequestFactory
+
     from reactive.origins import origin_allowed
 
-    assert origin_allowed("http://[::1]:8000")
-    assert origin_allowed("http://localhost:8000")
-    assert not origin_allowed("http://[::2]:8000")
-    assert not origin_allowed("http://[bad")
+    request = RequestFactory().get("/", HTTP_HOST="[::1]:8000")
+    assert origin_allowed("http://[::1]:8000", request)
+    assert not origin_allowed("http://[::1]:8001", request)
+    assert not origin_allowed("http://[::2]:8000", request)
+    assert not origin_allowed("http://[bad", request)
+    assert not origin_allowed("http://[::1]:8000", RequestFactory().get("/", HTTP_HOST="evil.example"))

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -290,8 +289,7 @@ def count_bodies(prefix: str) -> dict[str, int]:
 
 def metric(server: LiveServer, name: str, label: str | None = None) -> float:
     """One sample of the server's Prometheus metrics (0 if absent)."""
-    with urllib.request.urlopen(f"{server.url}/api/reactive/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = server.metrics_text()
     sample = name if label is None else f'{name}{{function="{label}"}}'
     match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
+import warnings
 
+import jwt
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.test import override_settings
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 
 from reactive import tokens
@@ -17,11 +21,19 @@ from reactive.limits import connection_count
 from reactive.subscriptions import get_manager
 from reactive.testing import ReactiveCommunicator
 
-from .security_helpers import close_event, make_user, reactive_settings_with
+from .helpers import post
+from .security_helpers import (
+    UsernameKeyAuthentication,
+    close_event,
+    drf_authentication,
+    make_user,
+    reactive_settings_with,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 issue = sync_to_async(tokens.issue)
+TOKEN_AUTHENTICATION = "rest_framework.authentication.TokenAuthentication"
 
 
 async def authenticate(client: ReactiveCommunicator, token: str | None, base_version: int) -> None:
@@ -129,15 +141,74 @@ async def test_an_expired_token_is_refused() -> None:
     await client.close()
 
 
-async def test_drf_authtoken_keys_authenticate_the_socket() -> None:
+async def test_drf_authtoken_keys_authenticate_the_socket_and_http_through_token_authentication() -> None:
     ann = await make_user("ann")
     key = (await sync_to_async(Token.objects.create)(user=ann)).key
-    client = ReactiveCommunicator()
-    await client.connect()
-    who = await client.subscribe("testing:whoami")
-    await authenticate(client, key, 0)
-    await client.wait_for(who, lambda value: value == "ann")
-    await client.close()
+    whoami = {"path": "testing:whoami", "args": [{}]}
+    for classes, accepted in [
+        (["rest_framework.authentication.SessionAuthentication", TOKEN_AUTHENTICATION], True),
+        (["rest_framework.authentication.SessionAuthentication"], False),  # the project does not use DRF keys
+    ]:
+        with drf_authentication(*classes):
+            client = ReactiveCommunicator()
+            await client.connect()
+            who = await client.subscribe("testing:whoami")
+            await authenticate(client, key, 0)
+            if accepted:
+                await client.wait_for(who, lambda value: value == "ann")
+                assert client.others == []
+            else:
+                assert (await client.receive())["type"] == "AuthError"
+            await client.close()
+            status, body = await sync_to_async(post)(Client(), "/api/query", whoami, Authorization=f"Token {key}")
+            assert (status, body.get("value")) == ((200, "ann") if accepted else (401, None))
+
+
+async def test_the_projects_own_drf_authentication_works_over_http_and_authenticate() -> None:
+    await make_user("ann")
+    whoami = {"path": "testing:whoami", "args": [{}]}
+    with drf_authentication("tests.security_helpers.UsernameKeyAuthentication"):
+        status, body = await sync_to_async(post)(Client(), "/api/query", whoami, Authorization="Bearer key-ann")
+        assert (status, body["value"]) == (200, "ann")
+        status, _ = await sync_to_async(post)(Client(), "/api/query", whoami, Authorization="Bearer key-nobody")
+        assert status == 401
+        # reactive's own tokens keep working next to the project's classes
+        token = await issue(await sync_to_async(User.objects.get)(username="ann"))
+        status, body = await sync_to_async(post)(Client(), "/api/query", whoami, Authorization=f"Bearer {token}")
+        assert (status, body["value"]) == (200, "ann")
+
+        client = ReactiveCommunicator()
+        await client.connect()
+        who = await client.subscribe("testing:whoami")
+        await authenticate(client, "key-ann", 0)
+        await client.wait_for(who, lambda value: value == "ann")
+        await authenticate(client, "key-nobody", 1)
+        assert (await client.receive())["type"] == "AuthError"
+        await client.wait_for_error(who)
+        await client.close()
+
+        # A token minted with the project's credential expires with it.
+        mint = sync_to_async(Client().post)
+        response = await mint("/api/reactive/token", headers={"Authorization": "Bearer key-ann"})
+        claims = jwt.decode(response.json()["token"], settings.SECRET_KEY, algorithms=["HS256"])
+        assert claims["exp"] - claims["iat"] <= UsernameKeyAuthentication.lifetime
+
+
+async def test_an_expiring_credential_of_the_projects_authentication_expires_the_socket_identity() -> None:
+    await make_user("ann")
+    with drf_authentication("tests.security_helpers.UsernameKeyAuthentication"):
+        UsernameKeyAuthentication.lifetime = 1.0
+        try:
+            client = ReactiveCommunicator()
+            await client.connect()
+            who = await client.subscribe("testing:whoami")
+            await authenticate(client, "key-ann", 0)
+            await client.wait_for(who, lambda value: value == "ann")
+            assert (await client.wait_for_error(who))["errorMessage"] == "Authentication required"
+            assert [m["error"] for m in client.others] == ["The token has expired"]
+            await client.close()
+        finally:
+            UsernameKeyAuthentication.lifetime = 3600.0
 
 
 @pytest.mark.django_db
@@ -156,10 +227,14 @@ def test_tokens_are_signed_expiring_jwts_revoked_by_a_password_change() -> None:
     forged_claims = base64.urlsafe_b64encode(json.dumps({**claims, "sub": "999"}).encode()).decode().rstrip("=")
     for bad in [f"{header}.{forged_claims}.{signature}", f"{header}.{payload}.{signature[:-2]}", "x" * 5000, "", "a.b"]:
         assert tokens.verify(bad) is None
-    with override_settings(SECRET_KEY="rotated", SECRET_KEY_FALLBACKS=[settings.SECRET_KEY]):
+    rotated = "a-new-secret-key-long-enough-for-hs256-0123456789"
+    with override_settings(SECRET_KEY=rotated, SECRET_KEY_FALLBACKS=[settings.SECRET_KEY]):
         assert tokens.user_for_token(token) == ann  # old tokens survive a key rotation...
-    with override_settings(SECRET_KEY="rotated"):
+    with override_settings(SECRET_KEY=rotated):
         assert tokens.user_for_token(token) is None  # ...only while the old key is a fallback
+    with reactive_settings_with(TOKEN_SIGNING_KEY=rotated):
+        assert tokens.user_for_token(token) is None  # a configured key replaces SECRET_KEY
+        assert jwt.decode(tokens.issue(ann), rotated, algorithms=["HS256"])["sub"] == str(ann.pk)
     with reactive_settings_with(TOKEN_MAX_AGE=10):
         identity = tokens.verify(token)
         assert identity is not None and identity.expires_at == claims["iat"] + 10  # lowering shortens
@@ -173,6 +248,60 @@ def test_tokens_are_signed_expiring_jwts_revoked_by_a_password_change() -> None:
     assert tokens.verify(tokens.issue(ann)) is not None
     assert tokens.verify(tokens.issue(ann, lifetime=-1)) is None
     assert time.time() < tokens.verify(tokens.issue(ann, lifetime=5)).expires_at  # type: ignore[union-attr]
+
+
+@pytest.mark.django_db
+def test_tokens_are_standard_jwts_and_need_a_finite_expiry() -> None:
+    from django.contrib.auth.models import User
+
+    ann = User.objects.create_user(username="ann", password="pw")
+    # Any JWT library with the key reads and makes them (HS256 keyed by SECRET_KEY).
+    claims = jwt.decode(tokens.issue(ann), settings.SECRET_KEY, algorithms=["HS256"])
+    assert tokens.verify(jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256")) is not None
+    earlier = {**claims, "iat": int(claims["iat"]) - 5, "exp": int(claims["exp"]) - 5}  # integer NumericDates
+    assert tokens.verify(jwt.encode(earlier, settings.SECRET_KEY, algorithm="HS256")) is not None
+    without_exp = {name: value for name, value in claims.items() if name != "exp"}
+    without_iat = {name: value for name, value in claims.items() if name != "iat"}
+    bad_claims = [
+        {**claims, "exp": math.nan},
+        {**claims, "exp": math.inf},
+        {**claims, "exp": -math.inf},
+        {**claims, "iat": math.nan},
+        {**claims, "iat": -math.inf},
+        {**claims, "exp": "tomorrow"},
+        {**claims, "exp": True},
+        {**claims, "iat": claims["iat"] + 600},  # issued in the future
+        without_exp,
+        without_iat,
+    ]
+    for bad in bad_claims:
+        assert tokens.verify(jwt.encode(bad, settings.SECRET_KEY, algorithm="HS256")) is None, bad
+    with warnings.catch_warnings():  # PyJWT warns of the test key's length for HS512
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        hs512 = jwt.encode(claims, settings.SECRET_KEY, algorithm="HS512")
+    assert tokens.verify(hs512) is None  # HS256 only
+
+
+@pytest.mark.django_db
+def test_a_token_minted_with_a_token_never_outlives_it() -> None:
+    from django.contrib.auth.models import User
+
+    ann = User.objects.create_user(username="ann", password="pw")
+    first = tokens.issue(ann, lifetime=600)
+    expiry = jwt.decode(first, settings.SECRET_KEY, algorithms=["HS256"])["exp"]
+    token = first
+    for _ in range(3):  # minting from the minted token, and so on, never moves the expiry
+        response = Client().post("/api/reactive/token", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        token = response.json()["token"]
+        assert jwt.decode(token, settings.SECRET_KEY, algorithms=["HS256"])["exp"] == expiry
+        assert tokens.verify(token).expires_at == expiry  # type: ignore[union-attr]
+    # The session cookie (a logged-in browser) gets a token of the full TOKEN_MAX_AGE.
+    browser = Client()
+    browser.login(username="ann", password="pw")
+    claims = jwt.decode(browser.post("/api/reactive/token").json()["token"], settings.SECRET_KEY, algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] == 24 * 3600
+    assert Client().post("/api/reactive/token", headers={"Authorization": "Bearer forged"}).status_code == 401
 
 
 async def test_connections_per_user_are_limited() -> None:

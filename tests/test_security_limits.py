@@ -183,3 +183,31 @@ def test_system_checks_reject_bad_limits() -> None:
     assert ("reactive.E005", "REACTIVE['MAX_ROWS_READ'] must be a positive integer.") in ids
     assert ("reactive.E004", "REACTIVE['MUTATION_RATE'] must be a positive number.") in ids
     assert ("reactive.E005", "REACTIVE['MAX_UNSENT_MESSAGES'] must be a positive integer.") in ids
+
+
+async def test_a_connection_that_never_sends_connect_is_closed_after_connect_timeout() -> None:
+    with reactive_settings_with(CONNECT_TIMEOUT=0.2):
+        silent = ReactiveCommunicator()
+        await silent.connect(send_connect=False)
+        closed = await close_event(silent)
+        assert closed["code"] == 1008
+        assert silent.others == [{"type": "FatalError", "error": "No Connect within CONNECT_TIMEOUT=0.2 s"}]
+        # A connection that sent Connect is not affected once the timeout has passed.
+        client = ReactiveCommunicator()
+        await client.connect()
+        await asyncio.sleep(0.4)
+        query_id = await client.subscribe("testing:public_read")
+        assert client.values[query_id] == "ok" and client.others == []
+        await client.close()
+
+
+def test_timeouts_and_the_unsent_bytes_bound_are_checked() -> None:
+    from reactive.checks import check_settings
+
+    with reactive_settings_with(CONNECT_TIMEOUT=0, IDLE_TIMEOUT=-1, MAX_UNSENT_BYTES=1.5):
+        ids = {(p.id, p.msg) for p in check_settings()}
+    assert ("reactive.E004", "REACTIVE['CONNECT_TIMEOUT'] must be a positive number.") in ids
+    assert ("reactive.E004", "REACTIVE['IDLE_TIMEOUT'] must be a positive number.") in ids
+    assert ("reactive.E005", "REACTIVE['MAX_UNSENT_BYTES'] must be a positive integer.") in ids
+    with reactive_settings_with(PING_INTERVAL=15, IDLE_TIMEOUT=15):
+        assert [p.id for p in check_settings()] == ["reactive.E007"]

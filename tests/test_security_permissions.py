@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 
@@ -184,7 +184,8 @@ def test_session_calls_need_csrf_and_token_calls_do_not(endpoint: str, body: dic
     for authorization in (f"Bearer {tokens.issue(ann)}", f"Token {Token.objects.create(user=ann).key}"):
         no_cookies = Client(enforce_csrf_checks=True)
         assert post(no_cookies, endpoint, body, Authorization=authorization)[0] == 200
-    assert post(Client(enforce_csrf_checks=True), endpoint, body, Authorization="Bearer forged")[0] == 403
+    # A token no authentication class accepts is refused (401, WWW-Authenticate: Bearer), never run as anonymous.
+    assert post(Client(enforce_csrf_checks=True), endpoint, body, Authorization="Bearer forged")[0] == 401
 
 
 # --- WebSocket origin -------------------------------------------------------------------------
@@ -194,19 +195,29 @@ def test_session_calls_need_csrf_and_token_calls_do_not(endpoint: str, body: dic
     ("allowed_origins", "origin", "accepted"),
     [
         ([], None, True),  # no Origin: not a browser, no cookies to abuse
-        ([], "http://localhost:8000", True),  # host in ALLOWED_HOSTS
-        ([], "http://127.0.0.1:3000", True),
+        ([], "http://127.0.0.1:8000", True),  # the server's own origin (scheme, host and port)
+        ([], "http://127.0.0.1:9999", False),  # same host, another port: another origin
+        ([], "https://127.0.0.1:8000", False),  # another scheme
+        ([], "http://localhost:8000", False),  # another host, even one in ALLOWED_HOSTS
         ([], "https://evil.example", False),
         ([], "null", False),
-        ([], "http://localhost.evil.example", False),
         (["https://app.example.com"], "https://app.example.com", True),
-        (["https://app.example.com"], "http://localhost:8000", False),  # the list replaces ALLOWED_HOSTS
+        (["https://app.example.com"], "http://127.0.0.1:8000", True),  # the own origin stays allowed
+        (["https://app.example.com"], "http://app.example.com", False),
+        (["https://app.example.com"], "https://app.example.com:8443", False),
         (["https://app.example.com"], "https://app.example.com.evil.example", False),
+        (["http://localhost:5173"], "http://localhost:5173", True),
+        (["http://localhost:5173"], "http://localhost:5174", False),
+        (["https://*.example.com"], "https://a.b.example.com", True),
+        (["https://*.example.com"], "https://example.com", True),
+        (["https://*.example.com"], "http://a.example.com", False),
+        (["https://*.example.com"], "https://a.example.com:8443", False),
+        (["https://*.example.com"], "https://evilexample.com", False),
         (["*"], "https://anything.example", True),
     ],
 )
 async def test_websocket_origin_check(allowed_origins: list[str], origin: str | None, accepted: bool) -> None:
-    headers = [] if origin is None else [(b"origin", origin.encode())]
+    headers = [(b"host", b"127.0.0.1:8000")] + ([] if origin is None else [(b"origin", origin.encode())])
     with reactive_settings_with(ALLOWED_ORIGINS=allowed_origins):
         client = ReactiveCommunicator(headers=headers)
         connected, code = await client.communicator.connect()
@@ -215,3 +226,26 @@ async def test_websocket_origin_check(allowed_origins: list[str], origin: str | 
             await client.communicator.disconnect()
         else:
             assert code == 1008
+
+
+async def test_the_websocket_origin_follows_the_scheme_the_proxy_reports() -> None:
+    headers = [(b"host", b"app.example.com"), (b"origin", b"https://app.example.com")]
+    for proxy_headers, accepted in [([], False), ([(b"x-forwarded-proto", b"https")], True)]:
+        with override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"), ALLOWED_HOSTS=["*"]):
+            client = ReactiveCommunicator(headers=headers + proxy_headers)
+            connected, _ = await client.communicator.connect()
+            assert connected is accepted
+            if connected:
+                await client.communicator.disconnect()
+
+
+def test_allowed_origins_entries_must_be_origins() -> None:
+    from reactive.checks import check_settings
+
+    entries = ["*", "https://app.example.com", "http://localhost:5173", "https://*.example.com", "app.example.com"]
+    with reactive_settings_with(ALLOWED_ORIGINS=[*entries, "https://app.example.com/path"]):
+        problems = [(p.id, p.msg) for p in check_settings()]
+    assert problems == [
+        ("reactive.E006", "REACTIVE['ALLOWED_ORIGINS'] entry 'app.example.com' is not an origin."),
+        ("reactive.E006", "REACTIVE['ALLOWED_ORIGINS'] entry 'https://app.example.com/path' is not an origin."),
+    ]

@@ -24,7 +24,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 
-from .. import metrics, tokens
+from .. import auth, metrics
 from ..conf import reactive_settings
 from ..errors import ArgumentError, ProtocolError, ReactiveError
 from ..execution import Outcome, execute_action, execute_mutation
@@ -81,6 +81,10 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[Any]] = set()
         self._counted: Any = None  # the user this connection is counted for (MAX_CONNECTIONS_PER_USER)
         self._token_expiry: asyncio.TimerHandle | None = None
+        # A socket that never sends Connect would hold a session forever.
+        self._connect_deadline: asyncio.TimerHandle | None = loop.call_later(
+            float(reactive_settings.CONNECT_TIMEOUT), self._connect_timed_out
+        )
         self._closing = False
         self._last_sent = loop.time()
         await self.accept()
@@ -99,6 +103,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         metrics.CONNECTIONS.dec()
         self._cancel_token_expiry()
+        self._cancel_connect_deadline()
         release_connection(self.manager, self._counted)
         self.session.close()
         for task in (self._writer, self._pinger, *self._tasks):
@@ -164,6 +169,16 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if loop.time() - self._last_sent >= interval and self._outgoing.empty():
                 self._enqueue(protocol.PING)
 
+    def _connect_timed_out(self) -> None:
+        self._connect_deadline = None
+        timeout = reactive_settings.CONNECT_TIMEOUT
+        self._start(self._fail(f"No Connect within CONNECT_TIMEOUT={timeout} s", CLOSE_POLICY_VIOLATION))
+
+    def _cancel_connect_deadline(self) -> None:
+        if self._connect_deadline is not None:
+            self._connect_deadline.cancel()
+            self._connect_deadline = None
+
     async def _fail(self, error: str, close_code: int | None = None) -> None:
         """Tell the client what was wrong; close only when the session state cannot continue."""
         self._enqueue(protocol.fatal_error(error))
@@ -209,6 +224,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def _dispatch(self, message: protocol.ClientMessage) -> None:
         if isinstance(message, protocol.Connect):
             self.session.connect(message)
+            self._cancel_connect_deadline()
             return
         if isinstance(message, protocol.Event):
             return
@@ -322,7 +338,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         identity = None
         if message.token_type == "User" and message.value:
-            identity = await run_sync(tokens.verify, message.value)
+            identity = await run_sync(auth.authenticate_token, message.value)
         if identity is None:
             error = (
                 "Admin tokens are not accepted"
