@@ -12,6 +12,9 @@ from typing import Any
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 50.0
 TARGET_BYTES_RATIO = 2.0
+# Hostile load (the robustness issue): under every attack, the bystander's round trip and the server's memory.
+TARGET_HOSTILE_P99_MS = 50.0
+TARGET_HOSTILE_RSS_RATIO = 2.0
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -44,16 +47,16 @@ def markdown(results: dict[str, Any]) -> str:
             if o.get("pin", False)
             else "Processes not pinned to CPUs (--no-pin)."
         ),
-        "",
-        f'Workload "chat": {o["clients"]:,} clients over {o["channels"]} channels (each subscribed to its '
-        f"channel's `messages:list` and to `users:list`), `messages:send` at {o['rate']:g}/s to random channels "
-        f"for {o['duration']:g} s; {o['messages']} messages per channel to start with. Latency: client receive "
-        "time minus the commit time of the message (outbox `created_at`). An *update* is one new message "
-        "reaching one subscribed client.",
-        "",
     ]
     if runs:
         lines += [
+            "",
+            f'Workload "chat": {o["clients"]:,} clients over {o["channels"]} channels (each subscribed to its '
+            f"channel's `messages:list` and to `users:list`), `messages:send` at {o['rate']:g}/s to random channels "
+            f"for {o['duration']:g} s; {o['messages']} messages per channel to start with. Latency: client receive "
+            "time minus the commit time of the message (outbox `created_at`). An *update* is one new message "
+            "reaching one subscribed client.",
+            "",
             "| system | mut/s | p50 ms | p95 ms | p99 ms | max ms | delivered | re-runs/mut (messages) | "
             "invalidations/mut | wire B/update | server B/update | CPU s/1k updates | RSS KB/conn |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -122,6 +125,8 @@ def markdown(results: dict[str, Any]) -> str:
                 )
             notes.append(f"- {r['title']}: " + "; ".join(extra) + ".")
         lines += ["", "Notes:", "", *notes]
+    if results.get("hostile"):
+        lines += ["", *hostile_markdown(results["hostile"])]
     idle = results.get("idle")
     if idle:
         lines += [
@@ -176,6 +181,68 @@ def targets(reference: dict[str, Any], idle: dict[str, Any] | None, o: dict[str,
             f"{mark(stable and idle['clients_ready'] == idle['clients'])}"
         )
     return rows
+
+
+def hostile_markdown(hostile: dict[str, Any]) -> list[str]:
+    """The hostile-load table: the bystander's round trips and the server's RSS, quiet and under each attack."""
+    quiet = hostile["quiet"]
+    rows = [
+        "## Hostile load",
+        "",
+        f"One `reactive` server (SQLite, in-memory layer, 1 process), fresh for each row. A bystander "
+        f"(one sync-protocol session subscribed to its channel's `messages:list` and `users:list`) writes "
+        f"`messages:send` to that channel {hostile['bystander_rate']:g} times a second, one at a time; a round trip "
+        "is Mutation sent -> MutationResponse and the Transition holding the new message read. Each row: "
+        f"{hostile['seconds']:g} s while one attacker runs (nothing for the quiet row). A round trip lost "
+        f"(over {hostile['timeout_s']:g} s, or its connection closed) counts as {hostile['timeout_s']:g} s. "
+        f"RSS: the server process, sampled every 0.25 s. Targets: p99 <= {TARGET_HOSTILE_P99_MS:g} ms and peak RSS "
+        f"<= {TARGET_HOSTILE_RSS_RATIO:g}x the quiet run's under every attack.",
+        "",
+        "| attack | round trips (lost) | p50 ms | p99 ms | max ms | p99 vs quiet | RSS before MB | RSS peak MB "
+        "| RSS end MB | peak vs quiet | targets | what the attacker did |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in [quiet, *hostile["attacks"]]:
+        lat = r["round_trip_ms"]
+        is_quiet = r is quiet
+        met = lat["p99"] <= TARGET_HOSTILE_P99_MS and (
+            is_quiet or r["rss_peak_ratio"] <= TARGET_HOSTILE_RSS_RATIO
+        )
+        rows.append(
+            f"| {r['attack']}: {r['title']} | {r['round_trips']:,} ({r['lost']:,}) | {_num(lat['p50'])} | "
+            f"{_num(lat['p99'])} | {_num(lat['max'])} | "
+            f"{'' if is_quiet else _ratio(lat['p99'], quiet['round_trip_ms']['p99'])} | "
+            f"{r['rss_before_mb']:.0f} | {r['rss_peak_mb']:.0f} | {r['rss_end_mb']:.0f} | "
+            f"{'' if is_quiet else _ratio(r['rss_peak_mb'], quiet['rss_peak_mb'])} | "
+            f"{'met' if met else 'NOT met'} | {attacker_summary(r)} |"
+        )
+    return rows
+
+
+def attacker_summary(r: dict[str, Any]) -> str:
+    """What one run's attacker achieved, and how the server answered, in a few words."""
+    a = r.get("attacker")
+    parts = [f"server {r['cpu_cores']:.2f} cores"]
+    if a is not None:
+        parts.insert(0, f"{a['connections']:,} sockets opened, {a['frames']:,} frames ({a['bytes'] / 2**20:,.0f} MiB) sent")
+        if a["open_now"]:
+            parts.append(f"{a['open_now']:,} sockets open at the end")
+        if a["failed_connects"]:
+            parts.append(f"{a['failed_connects']:,} failed connects")
+        if a["closes"]:
+            closes = ", ".join(f"{code} x{count:,}" for code, count in sorted(a["closes"].items()))
+            parts.append(f"closed by the server: {closes}")
+        if a.get("error"):
+            parts.append(f"attacker error {a['error']}")
+    if r["metrics_answered"]:
+        parts.append(f"{r['query_runs']:,.0f} query runs, {r['live_instances_end']:,.0f} live instances at the end")
+    else:
+        parts.append("/api/reactive/metrics did not answer at the end")
+    if r["bystander_reconnects"]:
+        parts.append(f"bystander reconnected {r['bystander_reconnects']} times")
+    if r["bystander_violations"]:
+        parts.append(f"**{r['bystander_violations']} protocol violations seen by the bystander**")
+    return "; ".join(parts)
 
 
 def plot(results: dict[str, Any], path: Path) -> bool:
