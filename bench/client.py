@@ -558,6 +558,8 @@ class Bystander(SyncClient):
         self.samples: list[tuple[float, float | None]] = []  # (send time, round trip ms or None: lost)
         self.reconnects = 0
         self.refused = 0  # mutations answered with success: false (not timed)
+        self.unfinished = 0  # a round trip still running when the bystander stopped (recorded at its time so far)
+        self._in_flight: float | None = None  # send time of the round trip running now
         self._next_request = 0
         self._response: tuple[int, asyncio.Future[tuple[float, bool, Any]]] | None = None
         self._seen_at: dict[int, float] = {}  # message id -> read time of the first Transition holding it
@@ -595,15 +597,17 @@ class Bystander(SyncClient):
             if self._reader is None or self._reader.done():
                 await self._reconnect()
                 continue
-            sent = time.time()
+            sent = self._in_flight = time.time()
             try:
                 async with asyncio.timeout(self.timeout):
                     ms = await self._round_trip()
             except (TimeoutError, OSError, ConnectionError):
+                self._in_flight = None
                 self.samples.append((sent, None))
                 if self._reader is not None:
                     self._reader.cancel()  # start again on a new connection
                 continue
+            self._in_flight = None  # (cancelled, it stays set: close() records the round trip)
             if ms is not None:
                 self.samples.append((sent, ms))
 
@@ -652,6 +656,10 @@ class Bystander(SyncClient):
                 await self.ready.wait()
 
     async def close(self) -> None:
+        """Stop (after :meth:`measure` is cancelled); a round trip still running is recorded at its time so far."""
+        if self._in_flight is not None:
+            self.samples.append((self._in_flight, (time.time() - self._in_flight) * 1000.0))
+            self.unfinished += 1
         if self._reader is not None:
             self._reader.cancel()
         await super().close()

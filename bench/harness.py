@@ -16,7 +16,7 @@ Hostile load (``hostile``): a quiet run, then one run per attack of :mod:`bench.
 ``reactive`` server (SQLite, in-memory layer, one process) and database, so that no attack inherits another's
 memory. In each, one :class:`~bench.client.Bystander` times its write round trips (``bystander_rate``/s)
 from ``HOSTILE_WARMUP`` s after it is ready, for ``hostile_seconds`` s, while the attacker (in a process of its
-own, at a lower CPU priority) attacks; the harness samples the server's RSS every 0.25 s.
+own) attacks; the harness samples the server's RSS every 0.25 s.
 """
 
 from __future__ import annotations
@@ -127,6 +127,7 @@ class Options:
     hostile_seconds: float = 15.0  # seconds each attack (and the quiet run) lasts
     hostile_attacks: list[str] = field(default_factory=lambda: list(ATTACKS))
     bystander_rate: float = 10.0  # the bystander's round trips per second
+    attacker_nice: int = 0  # the attacker process's nice value (0: it competes for the CPU like any client)
 
 
 Log = Callable[[str], None]
@@ -725,7 +726,7 @@ class Bench:
         """One fresh server: the bystander alone for the warm-up, then ``hostile_seconds`` s under ``attack``."""
         o = self.o
         name = attack or "quiet"
-        title = ATTACKS[attack][0] if attack else "quiet: the bystander alone"
+        title = ATTACKS[attack][0] if attack else "no attack, the bystander alone"
         system = SYSTEMS["reactive"]
         database = self.database("sqlite")
         database_url = database.fresh()
@@ -752,10 +753,18 @@ class Bench:
             rss_before = sampler.rss()
             cpu_before = sampler.cpu()
             metrics_before = _sum_metrics(servers)
+            machine_before = procstat.machine_cpu()
+            load_before = _children_cpu(loads)
             started = time.time()
             attacker: LoadProcess | None = None
             if attack:
-                attack_config = {"kind": "attack", "attack": attack, "urls": [servers[0].url], "channel": channel}
+                attack_config = {
+                    "kind": "attack",
+                    "attack": attack,
+                    "urls": [servers[0].url],
+                    "channel": channel,
+                    "nice": o.attacker_nice,
+                }
                 attacker = LoadProcess(attack_config, self.workdir, f"hostile-{name}-attacker", load_cpus)
                 loads.append(attacker)
             last = started
@@ -772,6 +781,8 @@ class Bench:
             ended = time.time()
             rss_end = sampler.rss()
             cpu_seconds = sampler.cpu() - cpu_before
+            machine_after = procstat.machine_cpu()
+            load_cpu = _children_cpu(loads) - load_before
             metrics_after = _sum_metrics(servers)
             sampler.stop()
             for load in loads:
@@ -796,12 +807,17 @@ class Bench:
             "lost": lost,
             "bystander_reconnects": bystander_result["reconnects"],
             "bystander_refused": bystander_result["refused"],
+            "unfinished": bystander_result["unfinished"],
             "bystander_violations": bystander_result["violation_count"],
             "round_trip_ms": latency_stats(round_trips),
             "rss_before_mb": rss_before / 2**20,
             "rss_peak_mb": max(peak, rss_end) / 2**20,
             "rss_end_mb": rss_end / 2**20,
             "cpu_cores": cpu_seconds / (ended - started),
+            "client_cpu_cores": load_cpu / (ended - started),  # the bystander and the attacker
+            # CPU used by anything else on the machine (other jobs skew the numbers: reported, not hidden).
+            "other_cpu_cores": max(0.0, (machine_after[0] - machine_before[0] - cpu_seconds - load_cpu))
+            / (ended - started),
             "query_runs": sum(
                 _delta(metrics_after, metrics_before, key)
                 for key in metrics_after

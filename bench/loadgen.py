@@ -9,8 +9,8 @@ Writer (``kind``: ``writer``): sends the mutations at the configured rate, write
 
 Hostile-load runs: ``kind`` ``bystander`` is one :class:`~bench.client.Bystander` timing its round trips
 (``READY`` once it holds its initial state); ``kind`` ``attack`` runs one attack of :mod:`bench.attacks`
-(``READY`` at once) at a lower CPU priority (``nice``), so that on a shared machine the attacker's own
-work does not delay the bystander's process. Both stop on ``STOP``, write their results and print ``DONE``.
+(``READY`` at once), at the CPU priority ``nice`` (0 unless told). Both stop on ``STOP``, write their
+results and print ``DONE``.
 
 The processes never import Django; they talk to the servers over sockets only.
 """
@@ -190,12 +190,13 @@ async def run_bystander(config: dict[str, Any]) -> None:
     await _until_stop()
     for running in (task, reporter):
         running.cancel()
-    await asyncio.gather(task, reporter, return_exceptions=True)
+    await asyncio.gather(task, reporter, return_exceptions=True)  # measure()'s finally has run: see close()
     await bystander.close()
     result = {
         "samples": bystander.samples,
         "reconnects": bystander.reconnects,
         "refused": bystander.refused,
+        "unfinished": bystander.unfinished,
         "violations": bystander.rec.violations[:20],
         "violation_count": len(bystander.rec.violations),
     }
@@ -205,7 +206,8 @@ async def run_bystander(config: dict[str, Any]) -> None:
 
 
 async def run_attack(config: dict[str, Any]) -> None:
-    os.nice(int(config.get("nice", 10)))
+    if int(config.get("nice", 0)):
+        os.nice(int(config["nice"]))
     _title, attack = ATTACKS[config["attack"]]
     stats = AttackStats()
     task = asyncio.get_running_loop().create_task(attack(config["urls"][0], int(config["channel"]), stats))

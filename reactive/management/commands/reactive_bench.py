@@ -63,6 +63,9 @@ class Command(BaseCommand):
             help="let the scheduler move server processes between CPUs (default: one core each, load elsewhere)",
         )
         parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1", help="Redis for the 2-process run")
+        parser.add_argument(
+            "--attacker-nice", type=int, default=0, help="nice value of the --hostile attacker process (default 0)"
+        )
         parser.add_argument("--out", default=None, help="output directory (default bench/results)")
         parser.add_argument("--label", default="", help="suffix of the output file names")
 
@@ -103,6 +106,7 @@ class Command(BaseCommand):
             hostile=hostile,
             hostile_seconds=options["hostile_seconds"],
             hostile_attacks=attacks,
+            attacker_nice=options["attacker_nice"],
         )
 
         def log(line: str) -> None:
