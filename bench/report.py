@@ -198,8 +198,8 @@ def hostile_markdown(hostile: dict[str, Any]) -> list[str]:
         f"RSS: the server process, sampled every 0.25 s. Targets: p99 <= {TARGET_HOSTILE_P99_MS:g} ms and peak RSS "
         f"<= {TARGET_HOSTILE_RSS_RATIO:g}x the quiet run's under every attack.",
         "",
-        "| attack | round trips done/scheduled (lost) | p50 ms | p99 ms | max ms | p99 vs quiet | RSS before MB | RSS peak MB "
-        "| RSS end MB | peak vs quiet | targets | what the attacker did |",
+        "| attack | round trips done/scheduled (lost) | p50 ms | p99 ms | max ms | p99 vs quiet | RSS before MB "
+        "| RSS peak MB | RSS end MB | peak vs quiet | targets | what the attacker did |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in [quiet, *hostile["attacks"]]:
@@ -207,7 +207,8 @@ def hostile_markdown(hostile: dict[str, Any]) -> list[str]:
         is_quiet = r is quiet
         met = lat["p99"] <= TARGET_HOSTILE_P99_MS and (is_quiet or r["rss_peak_ratio"] <= TARGET_HOSTILE_RSS_RATIO)
         rows.append(
-            f"| {r['attack']} ({r['title']}) | {r['round_trips']:,}/{r['round_trips_expected']:,} ({r['lost']:,}) | {_num(lat['p50'])} | "
+            f"| {r['attack']} ({r['title']}) | {r['round_trips']:,}/{r['round_trips_expected']:,} ({r['lost']:,}) | "
+            f"{_num(lat['p50'])} | "
             f"{_num(lat['p99'])} | {_num(lat['max'])} | "
             f"{'' if is_quiet else _ratio(lat['p99'], quiet['round_trip_ms']['p99'])} | "
             f"{r['rss_before_mb']:.0f} | {r['rss_peak_mb']:.0f} | {r['rss_end_mb']:.0f} | "
