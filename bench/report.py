@@ -249,6 +249,7 @@ def attacker_summary(r: dict[str, Any]) -> str:
 
 
 def plot(results: dict[str, Any], path: Path) -> bool:
+    """Latency CDFs: of every chat system, or (a run with no chat system) of the bystander's round trips per attack."""
     try:
         import matplotlib
 
@@ -256,18 +257,27 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    o = results["options"]
+    if results["runs"]:
+        series = [(r["title"], r["latency_ms"]) for r in results["runs"]]
+        xlabel, ylabel = "commit-to-client latency (ms, log scale)", "fraction of delivered updates"
+        title = f"chat: {o['clients']:,} clients, {o['rate']:g} mutations/s, {o['duration']:g} s"
+    else:
+        hostile = results["hostile"]
+        series = [(r["attack"], r["round_trip_ms"]) for r in [hostile["quiet"], *hostile["attacks"]]]
+        xlabel, ylabel = "bystander round trip (ms, log scale)", "fraction of round trips"
+        title = f"hostile load: bystander at {hostile['bystander_rate']:g}/s, {hostile['seconds']:g} s per attack"
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for r in results["runs"]:
-        cdf = r["latency_ms"]["cdf"]
+    for name, stats in series:
+        cdf = stats["cdf"]
         if not cdf:
             continue
         ys = [(i + 1) / len(cdf) for i in range(len(cdf))]
-        ax.plot([max(x, 0.01) for x in cdf], ys, label=f"{r['title']} (p50 {r['latency_ms']['p50']:.1f} ms)")
+        ax.plot([max(x, 0.01) for x in cdf], ys, label=f"{name} (p50 {stats['p50']:.1f} ms)")
     ax.set_xscale("log")
-    ax.set_xlabel("commit-to-client latency (ms, log scale)")
-    ax.set_ylabel("fraction of delivered updates")
-    o = results["options"]
-    ax.set_title(f"chat: {o['clients']:,} clients, {o['rate']:g} mutations/s, {o['duration']:g} s")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -284,7 +294,7 @@ def write(results: dict[str, Any], out: Path, label: str = "") -> list[Path]:
     md.write_text(markdown(results))
     js.write_text(json.dumps(results, indent=1, default=str))
     written = [md, js]
-    if results["runs"] and plot(results, png):
+    if (results["runs"] or results.get("hostile")) and plot(results, png):
         written.append(png)
     for path in written:  # the latest run under a fixed name too
         latest = out / f"latest{label}{path.suffix}"
