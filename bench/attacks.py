@@ -30,7 +30,7 @@ import contextlib
 import json
 import resource
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +64,7 @@ class AttackStats:
         self.closes[key] = self.closes.get(key, 0) + 1
 
 
-Attack = Callable[[str, int, AttackStats], Awaitable[None]]
+Attack = Callable[[str, int, AttackStats], Coroutine[Any, Any, None]]
 
 
 async def _send(ws: CountingConnection, text: str, stats: AttackStats) -> None:

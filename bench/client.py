@@ -561,9 +561,9 @@ class Bystander(SyncClient):
         self.unfinished = 0  # a round trip still running when the bystander stopped (recorded at its time so far)
         self._in_flight: float | None = None  # send time of the round trip running now
         self._next_request = 0
-        self._response: tuple[int, asyncio.Future[tuple[float, bool, Any]]] | None = None
+        self._response: tuple[int, asyncio.Future[Any]] | None = None  # (requestId, (read time, success, result))
         self._seen_at: dict[int, float] = {}  # message id -> read time of the first Transition holding it
-        self._awaited: tuple[int, asyncio.Future[float]] | None = None
+        self._awaited: tuple[int, asyncio.Future[Any]] | None = None
         self._reader: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
@@ -617,14 +617,14 @@ class Bystander(SyncClient):
         loop = asyncio.get_running_loop()
         request_id = self._next_request
         self._next_request += 1
-        response: asyncio.Future[tuple[float, bool, Any]] = loop.create_future()
+        response: asyncio.Future[Any] = loop.create_future()
         self._response = (request_id, response)
         args = {"channelId": self.rec.channel_id, "body": f"bystander {request_id}", "author": self.author}
         sent = time.time()
         await self.ws.send(
             json.dumps({"type": "Mutation", "requestId": request_id, "udfPath": "messages:send", "args": [args]})
         )
-        closed = self._reader
+        closed: asyncio.Future[Any] = self._reader
         done, _pending = await asyncio.wait([response, closed], return_when=asyncio.FIRST_COMPLETED)
         if response not in done:
             raise ConnectionError("the bystander's connection closed")
@@ -632,7 +632,7 @@ class Bystander(SyncClient):
         if not success or not isinstance(result, int):
             self.refused += 1
             return None
-        seen: asyncio.Future[float] = loop.create_future()
+        seen: asyncio.Future[Any] = loop.create_future()
         if result in self._seen_at:
             seen.set_result(self._seen_at[result])
         self._awaited = (result, seen)
@@ -640,7 +640,7 @@ class Bystander(SyncClient):
         if seen not in done:
             raise ConnectionError("the bystander's connection closed")
         self._seen_at.pop(result, None)
-        return (max(responded, seen.result()) - sent) * 1000.0
+        return float(max(responded, seen.result()) - sent) * 1000.0
 
     async def _reconnect(self) -> None:
         self.reconnects += 1
