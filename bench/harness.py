@@ -710,8 +710,9 @@ class Bench:
         )
         quiet = self._hostile_phase(None)
         attacks = [self._hostile_phase(name) for name in o.hostile_attacks]
-        for result in attacks:
-            result["p99_ratio"] = result["round_trip_ms"]["p99"] / quiet["round_trip_ms"]["p99"]
+        for result in attacks:  # each attack against the quiet run
+            for key in ("p50", "p99", "max"):
+                result[f"{key}_ratio"] = result["round_trip_ms"][key] / quiet["round_trip_ms"][key]
             result["rss_peak_ratio"] = result["rss_peak_mb"] / quiet["rss_peak_mb"]
             result["rss_end_ratio"] = result["rss_end_mb"] / quiet["rss_end_mb"]
         return {
