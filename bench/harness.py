@@ -811,6 +811,8 @@ class Bench:
             "unfinished": bystander_result["unfinished"],
             "bystander_violations": bystander_result["violation_count"],
             "round_trip_ms": latency_stats(round_trips),
+            # (seconds into the window when sent, round trip ms or None: lost), in the order sent
+            "round_trip_series": [(round(t - started, 3), ms) for t, ms in window],
             "rss_before_mb": rss_before / 2**20,
             "rss_peak_mb": max(peak, rss_end) / 2**20,
             "rss_end_mb": rss_end / 2**20,
