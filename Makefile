@@ -128,3 +128,12 @@ $(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
 
 bench: $(BIN)/.bench-installed
 	$(BIN)/python manage.py reactive_bench $(BENCH_ARGS)
+
+# Hostile load (docs/security.md, "Hostile load"): a bystander's write round trips (p50/p99/max) and the server's
+# RSS, quiet and while one client runs each attack of bench/attacks.py, each on a fresh server (~3 min);
+# results in bench/results/bench-hostile-*. BENCH_HOSTILE_ARGS="--hostile-seconds 3" for a quick look,
+# "--hostile-attacks nested,slow-readers" for some of them.
+BENCH_HOSTILE_ARGS ?=
+.PHONY: bench-hostile
+bench-hostile: $(BIN)/.bench-installed
+	$(BIN)/python manage.py reactive_bench --hostile $(BENCH_HOSTILE_ARGS)

@@ -7,6 +7,9 @@
 - :class:`DcrfClient` subscribes to the djangochannelsrestframework observer of :mod:`bench.dcrf`.
 - :class:`Writer` sends ``messages:send`` at a fixed rate, as sync-protocol ``Mutation`` messages or
   through ``POST /api/mutation``.
+- :class:`Bystander` is a :class:`SyncClient` that also sends ``messages:send`` to its own channel, one at
+  a time, and times each round trip (Mutation sent -> Transition carrying the new message read): the
+  honest client of the hostile-load runs (:mod:`bench.attacks`).
 
 Every client records, for each message it sees for the first time after its initial state, the
 wall-clock time (``time.time()``) at which the frame carrying it was read from the socket (WebSocket
@@ -34,6 +37,7 @@ from reactive.diffs import apply as apply_diff
 MESSAGES_QUERY = 0
 USERS_QUERY = 1
 CONNECT_TIMEOUT = 120.0
+SYNC_PATH = "/api/bench/sync"
 
 
 class CountingConnection(ClientConnection):
@@ -83,18 +87,39 @@ class Recorder:
             self.updates += 1
 
 
-async def open_counting(url: str) -> CountingConnection:
-    """A WebSocket to ``url`` that counts the bytes it receives (compression negotiated as clients do)."""
+async def open_counting(
+    url: str, *, compression: str | None = "deflate", open_timeout: float = CONNECT_TIMEOUT
+) -> CountingConnection:
+    """A WebSocket to ``url`` that counts the bytes it receives.
+
+    ``compression="deflate"`` offers permessage-deflate as browsers do; ``None`` offers nothing, so every
+    frame travels (and reaches the server) at its full size.
+    """
     ws = await connect(
         url,
         ping_interval=None,
         max_size=None,
         max_queue=None,
-        open_timeout=CONNECT_TIMEOUT,
+        open_timeout=open_timeout,
+        compression=compression,
         create_connection=CountingConnection,
     )
     assert isinstance(ws, CountingConnection)
     return ws
+
+
+def connect_message(*, diffs: bool = False) -> str:
+    """The ``Connect`` a fresh session sends first (a new ``sessionId``; the ``diffs`` extension if asked)."""
+    message: dict[str, Any] = {
+        "type": "Connect",
+        "sessionId": str(uuid.uuid4()),
+        "connectionCount": 0,
+        "lastCloseReason": "InitialConnect",
+        "clientTs": int(time.time() * 1000),
+    }
+    if diffs:
+        message["reactiveExtensions"] = [DIFFS]
+    return json.dumps(message)
 
 
 def ws_url(base: str, path: str) -> str:
@@ -106,7 +131,7 @@ class SyncClient:
     """One sync-protocol session subscribed to ``messages:list {channelId}`` and ``users:list``."""
 
     def __init__(self, base_url: str, channel_id: int, *, diffs: bool = True) -> None:
-        self.url = ws_url(base_url, "/api/bench/sync")
+        self.url = ws_url(base_url, SYNC_PATH)
         self.rec = Recorder(channel_id)
         self.diffs = diffs
         self.ws: CountingConnection | None = None
@@ -122,15 +147,6 @@ class SyncClient:
     async def open(self) -> None:
         ws = self.ws = await open_counting(self.url)
         self.compressed = bool(ws.protocol.extensions)
-        connect_message: dict[str, Any] = {
-            "type": "Connect",
-            "sessionId": str(uuid.uuid4()),
-            "connectionCount": 0,
-            "lastCloseReason": "InitialConnect",
-            "clientTs": int(time.time() * 1000),
-        }
-        if self.diffs:
-            connect_message["reactiveExtensions"] = [DIFFS]
         adds = [
             {
                 "type": "Add",
@@ -140,7 +156,7 @@ class SyncClient:
             },
             {"type": "Add", "queryId": USERS_QUERY, "udfPath": "users:list", "args": [{}]},
         ]
-        await ws.send(json.dumps(connect_message))
+        await ws.send(connect_message(diffs=self.diffs))
         await ws.send(json.dumps({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": adds}))
 
     async def run(self) -> None:
@@ -365,7 +381,7 @@ class WsMutator:
     """A sync-protocol session used only to send mutations (pipelined: the server runs them in order)."""
 
     def __init__(self, base_url: str) -> None:
-        self.url = ws_url(base_url, "/api/bench/sync")
+        self.url = ws_url(base_url, SYNC_PATH)
         self.ws: ClientConnection | None = None
         self.waiting: dict[int, asyncio.Future[tuple[bool, Any]]] = {}
         self.next_id = 0
@@ -373,14 +389,7 @@ class WsMutator:
 
     async def open(self) -> None:
         self.ws = await connect(self.url, ping_interval=None, max_size=None, max_queue=None, open_timeout=60)
-        connect_message = {
-            "type": "Connect",
-            "sessionId": str(uuid.uuid4()),
-            "connectionCount": 0,
-            "lastCloseReason": "InitialConnect",
-            "clientTs": int(time.time() * 1000),
-        }
-        await self.ws.send(json.dumps(connect_message))
+        await self.ws.send(connect_message())
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -528,3 +537,129 @@ class Writer:
             raise
         finally:
             self.pool.put_nowait(connection)
+
+
+class Bystander(SyncClient):
+    """An honest session timing its own writes while others attack the server.
+
+    Subscribed like every :class:`SyncClient` (its channel's ``messages:list`` and ``users:list``), it sends
+    ``messages:send`` to its own channel at ``rate``/s, one at a time as a user would (a round trip that
+    overruns its slot delays the next one: the schedule is closed-loop). A round trip runs from sending the
+    ``Mutation`` to reading both its ``MutationResponse`` and the Transition whose ``messages:list`` holds the
+    new message (socket read times, as for every client here). One that takes longer than ``timeout`` seconds,
+    or whose connection closes, is recorded as lost and the session reconnects.
+    """
+
+    def __init__(self, base_url: str, channel_id: int, author: str, rate: float = 10.0, timeout: float = 10.0) -> None:
+        super().__init__(base_url, channel_id, diffs=True)
+        self.author = author
+        self.rate = rate
+        self.timeout = timeout
+        self.samples: list[tuple[float, float | None]] = []  # (send time, round trip ms or None: lost)
+        self.reconnects = 0
+        self.refused = 0  # mutations answered with success: false (not timed)
+        self.unfinished = 0  # a round trip still running when the bystander stopped (recorded at its time so far)
+        self._in_flight: float | None = None  # send time of the round trip running now
+        self._next_request = 0
+        self._response: tuple[int, asyncio.Future[Any]] | None = None  # (requestId, (read time, success, result))
+        self._seen_at: dict[int, float] = {}  # message id -> read time of the first Transition holding it
+        self._awaited: tuple[int, asyncio.Future[Any]] | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        await super().open()
+        self._reader = asyncio.get_running_loop().create_task(self.run())
+
+    def _handle(self, message: dict[str, Any], now: float) -> None:
+        if message.get("type") == "MutationResponse":
+            if self._response is not None and message.get("requestId") == self._response[0]:
+                future = self._response[1]
+                if not future.done():
+                    future.set_result((now, bool(message.get("success")), message.get("result")))
+            return
+        known = len(self.rec.known)
+        super()._handle(message, now)
+        if len(self.rec.known) != known:
+            for key in self.rec.known.difference(self._seen_at):
+                self._seen_at[key] = now
+            if self._awaited is not None and self._awaited[0] in self._seen_at and not self._awaited[1].done():
+                self._awaited[1].set_result(self._seen_at[self._awaited[0]])
+
+    async def measure(self) -> None:
+        """Round trips at ``rate``/s until cancelled."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            due = max(due + 1.0 / self.rate, loop.time())
+            if self._reader is None or self._reader.done():
+                await self._reconnect()
+                continue
+            sent = self._in_flight = time.time()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    ms = await self._round_trip()
+            except (TimeoutError, OSError, ConnectionError):
+                self._in_flight = None
+                self.samples.append((sent, None))
+                if self._reader is not None:
+                    self._reader.cancel()  # start again on a new connection
+                continue
+            self._in_flight = None  # (cancelled, it stays set: close() records the round trip)
+            if ms is not None:
+                self.samples.append((sent, ms))
+
+    async def _round_trip(self) -> float | None:
+        """One write; its round trip in ms, or None if the server refused it (not a timing)."""
+        assert self.ws is not None and self._reader is not None
+        loop = asyncio.get_running_loop()
+        request_id = self._next_request
+        self._next_request += 1
+        response: asyncio.Future[Any] = loop.create_future()
+        self._response = (request_id, response)
+        args = {"channelId": self.rec.channel_id, "body": f"bystander {request_id}", "author": self.author}
+        sent = time.time()
+        await self.ws.send(
+            json.dumps({"type": "Mutation", "requestId": request_id, "udfPath": "messages:send", "args": [args]})
+        )
+        closed: asyncio.Future[Any] = self._reader
+        done, _pending = await asyncio.wait([response, closed], return_when=asyncio.FIRST_COMPLETED)
+        if response not in done:
+            raise ConnectionError("the bystander's connection closed")
+        responded, success, result = response.result()
+        if not success or not isinstance(result, int):
+            self.refused += 1
+            return None
+        seen: asyncio.Future[Any] = loop.create_future()
+        if result in self._seen_at:
+            seen.set_result(self._seen_at[result])
+        self._awaited = (result, seen)
+        done, _pending = await asyncio.wait([seen, closed], return_when=asyncio.FIRST_COMPLETED)
+        if seen not in done:
+            raise ConnectionError("the bystander's connection closed")
+        self._seen_at.pop(result, None)
+        return float(max(responded, seen.result()) - sent) * 1000.0
+
+    async def _reconnect(self) -> None:
+        self.reconnects += 1
+        if self.ws is not None:
+            self.ws.transport.abort()
+        self.values = {}
+        self.version = {"querySet": 0, "identity": 0, "ts": "AAAAAAAAAAA="}
+        self.ready = asyncio.Event()
+        self.rec.ready = False
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.timeout):
+                await self.open()
+                await self.ready.wait()
+
+    async def close(self) -> None:
+        """Stop (after :meth:`measure` is cancelled); a round trip still running is recorded at its time so far."""
+        if self._in_flight is not None:
+            self.samples.append((self._in_flight, (time.time() - self._in_flight) * 1000.0))
+            self.unfinished += 1
+        if self._reader is not None:
+            self._reader.cancel()
+        await super().close()

@@ -11,6 +11,12 @@ invalidations per mutation (the server's ``/api/reactive/metrics``), bytes per d
 the clients read from their sockets, and the server's uncompressed ``reactive_bytes_sent_total``),
 server CPU seconds per 1,000 delivered updates and RSS per connection (/proc of the server pids).
 A *delivered update* is one new message reaching one subscribed client.
+
+Hostile load (``hostile``): a quiet run, then one run per attack of :mod:`bench.attacks`, each on a fresh
+``reactive`` server (SQLite, in-memory layer, one process) and database, so that no attack inherits another's
+memory. In each, one :class:`~bench.client.Bystander` times its write round trips (``bystander_rate``/s)
+from ``HOSTILE_WARMUP`` s after it is ready, for ``hostile_seconds`` s, while the attacker (in a process of its
+own) attacks; the harness samples the server's RSS every 0.25 s.
 """
 
 from __future__ import annotations
@@ -32,9 +38,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import procstat
+from .attacks import ATTACKS
 from .servers import REPO_ROOT, Database, Server, child_setup, cpu_plan, run_db_tool
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
+HOSTILE_WARMUP = 2.0  # seconds of round trips on the quiet server before the window opens
+BYSTANDER_TIMEOUT = 10.0  # a round trip longer than this is lost (and the bystander reconnects)
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,11 @@ class Options:
     write_report: bool = True
     finals: bool = False  # clients report their final message lists and per-client counts (the smoke test)
     cycle_channels: bool = False  # the writer takes channels in turn instead of at random
+    hostile: bool = False  # the hostile-load runs (a quiet run, then one per attack)
+    hostile_seconds: float = 15.0  # seconds each attack (and the quiet run) lasts
+    hostile_attacks: list[str] = field(default_factory=lambda: list(ATTACKS))
+    bystander_rate: float = 10.0  # the bystander's round trips per second
+    attacker_nice: int = 0  # the attacker process's nice value (0: it competes for the CPU like any client)
 
 
 Log = Callable[[str], None]
@@ -688,6 +702,144 @@ class Bench:
         )
         return result
 
+    def run_hostile(self) -> dict[str, Any]:
+        o = self.o
+        self.log(
+            f"==> [hostile] a quiet run and {len(o.hostile_attacks)} attacks, {o.hostile_seconds:g} s each, "
+            f"bystander at {o.bystander_rate:g} round trips/s"
+        )
+        quiet = self._hostile_phase(None)
+        attacks = [self._hostile_phase(name) for name in o.hostile_attacks]
+        for result in attacks:  # each attack against the quiet run
+            for key in ("p50", "p99", "max"):
+                result[f"{key}_ratio"] = result["round_trip_ms"][key] / quiet["round_trip_ms"][key]
+            result["rss_peak_ratio"] = result["rss_peak_mb"] / quiet["rss_peak_mb"]
+            result["rss_end_ratio"] = result["rss_end_mb"] / quiet["rss_end_mb"]
+        return {
+            "seconds": o.hostile_seconds,
+            "bystander_rate": o.bystander_rate,
+            "timeout_s": BYSTANDER_TIMEOUT,
+            "quiet": quiet,
+            "attacks": attacks,
+        }
+
+    def _hostile_phase(self, attack: str | None) -> dict[str, Any]:
+        """One fresh server: the bystander alone for the warm-up, then ``hostile_seconds`` s under ``attack``."""
+        o = self.o
+        name = attack or "quiet"
+        title = ATTACKS[attack][0] if attack else "no attack, the bystander alone"
+        system = SYSTEMS["reactive"]
+        database = self.database("sqlite")
+        database_url = database.fresh()
+        self.log(f"==> [{name}] {title}")
+        servers = self._servers(system, database_url)
+        load_cpus = cpu_plan(1, o.pin)[1]
+        channel = database.seed["channels"][0]
+        loads: list[LoadProcess] = []
+        try:
+            sampler = Sampler([servers[0].pid], interval=0.25)
+            sampler.start()
+            bystander_config = {
+                "kind": "bystander",
+                "urls": [servers[0].url],
+                "channel": channel,
+                "author": database.seed["authors"][0],
+                "rate": o.bystander_rate,
+                "timeout": BYSTANDER_TIMEOUT,
+            }
+            bystander = LoadProcess(bystander_config, self.workdir, f"hostile-{name}-bystander", load_cpus)
+            loads.append(bystander)
+            self._wait_ready(name, [bystander], 1, sampler)
+            time.sleep(HOSTILE_WARMUP)
+            rss_before = sampler.rss()
+            cpu_before = sampler.cpu()
+            metrics_before = _sum_metrics(servers)
+            machine_before = procstat.machine_cpu()
+            load_before = _children_cpu(loads)
+            started = time.time()
+            attacker: LoadProcess | None = None
+            if attack:
+                attack_config = {
+                    "kind": "attack",
+                    "attack": attack,
+                    "urls": [servers[0].url],
+                    "channel": channel,
+                    "nice": o.attacker_nice,
+                }
+                attacker = LoadProcess(attack_config, self.workdir, f"hostile-{name}-attacker", load_cpus)
+                loads.append(attacker)
+            last = started
+            while (now := time.time()) - started < o.hostile_seconds:
+                if now - last >= 5:
+                    done, lost = bystander.progress
+                    line = f"[{name}] {now - started:3.0f}/{o.hostile_seconds:g} s: server RSS "
+                    line += f"{sampler.rss() / 2**20:.0f} MB, bystander {done} round trips ({lost} lost)"
+                    if attacker:
+                        line += f"; attacker: {attacker.progress[0]} sockets, {attacker.progress[1]} frames"
+                    self.log(line)
+                    last = now
+                time.sleep(0.2)
+            ended = time.time()
+            rss_end = sampler.rss()
+            cpu_seconds = sampler.cpu() - cpu_before
+            machine_after = procstat.machine_cpu()
+            load_cpu = _children_cpu(loads) - load_before
+            metrics_after = _sum_metrics(servers)
+            sampler.stop()
+            for load in loads:
+                load.send("STOP")
+            attacker_result = attacker.result(timeout=60) if attacker else None
+            bystander_result = bystander.result(timeout=60)
+        finally:
+            for load in loads:
+                load.kill()
+            for server in servers:
+                server.stop()
+        window = [(t, ms) for t, ms in bystander_result["samples"] if started <= t < ended]
+        lost = sum(1 for _t, ms in window if ms is None)
+        # A lost round trip took at least the timeout: counted at that, so percentiles err on the fast side.
+        round_trips = [BYSTANDER_TIMEOUT * 1000.0 if ms is None else ms for _t, ms in window]
+        peak = max((rss for t, rss in sampler.series if started <= t <= ended), default=rss_end)
+        result = {
+            "attack": name,
+            "title": title,
+            "round_trips": len(window),
+            "round_trips_expected": int(o.hostile_seconds * o.bystander_rate),
+            "lost": lost,
+            "bystander_reconnects": bystander_result["reconnects"],
+            "bystander_refused": bystander_result["refused"],
+            "unfinished": bystander_result["unfinished"],
+            "bystander_violations": bystander_result["violation_count"],
+            "round_trip_ms": latency_stats(round_trips),
+            # (seconds into the window when sent, round trip ms or None: lost), in the order sent
+            "round_trip_series": [(round(t - started, 3), ms) for t, ms in window],
+            "rss_before_mb": rss_before / 2**20,
+            "rss_peak_mb": max(peak, rss_end) / 2**20,
+            "rss_end_mb": rss_end / 2**20,
+            "cpu_cores": cpu_seconds / (ended - started),
+            "client_cpu_cores": load_cpu / (ended - started),  # the bystander and the attacker
+            # CPU used by anything else on the machine (other jobs skew the numbers: reported, not hidden).
+            "other_cpu_cores": max(0.0, (machine_after[0] - machine_before[0] - cpu_seconds - load_cpu))
+            / (ended - started),
+            "query_runs": sum(
+                _delta(metrics_after, metrics_before, key)
+                for key in metrics_after
+                if key.startswith("reactive_query_runs_total")
+            ),
+            "inbound_pauses": _delta(metrics_after, metrics_before, "reactive_inbound_pauses_total"),
+            "connections_end": metrics_after.get("reactive_connections", math.nan),
+            "live_instances_end": metrics_after.get("reactive_live_query_instances", math.nan),
+            "metrics_answered": bool(metrics_after),
+            "attacker": attacker_result,
+        }
+        lat = result["round_trip_ms"]
+        self.log(
+            f"[{name}] bystander p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms over "
+            f"{len(window)} round trips ({lost} lost); server RSS {result['rss_before_mb']:.0f} -> peak "
+            f"{result['rss_peak_mb']:.0f}, end {result['rss_end_mb']:.0f} MB"
+        )
+        return result
+
 
 def run(options: Options, log: Log = _default_log) -> dict[str, Any]:
     """Run every requested scenario; returns (and, unless told not to, writes) the report data."""
@@ -713,6 +865,8 @@ def run(options: Options, log: Log = _default_log) -> dict[str, Any]:
                 results["skipped"][name] = why
                 continue
             results["runs"].append(bench.run_chat(system))
+        if options.hostile:
+            results["hostile"] = bench.run_hostile()
         if options.idle:
             why = bench.unavailable(System("idle", "", "idle", database="postgres", processes=2))
             if why:

@@ -7,6 +7,11 @@ counted from here), ``STOP`` closes everything, writes the results to ``config["
 
 Writer (``kind``: ``writer``): sends the mutations at the configured rate, writes its results, prints ``DONE``.
 
+Hostile-load runs: ``kind`` ``bystander`` is one :class:`~bench.client.Bystander` timing its round trips
+(``READY`` once it holds its initial state); ``kind`` ``attack`` runs one attack of :mod:`bench.attacks`
+(``READY`` at once), at the CPU priority ``nice`` (0 unless told). Both stop on ``STOP``, write their
+results and print ``DONE``.
+
 The processes never import Django; they talk to the servers over sockets only.
 """
 
@@ -15,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import sys
 import time
 from typing import Any
 
-from .client import DcrfClient, PollClient, SyncClient, Writer
+from .attacks import ATTACKS, AttackStats
+from .client import Bystander, DcrfClient, PollClient, SyncClient, Writer
 
 
 def _raise_fd_limit() -> None:
@@ -153,12 +160,88 @@ async def run_writer(config: dict[str, Any]) -> None:
     _say("DONE")
 
 
+async def _until_stop() -> None:
+    """Wait for ``STOP`` (or the end of stdin)."""
+    loop = asyncio.get_running_loop()
+    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() not in ("STOP", ""):
+        pass
+
+
+async def run_bystander(config: dict[str, Any]) -> None:
+    bystander = Bystander(
+        config["urls"][0],
+        int(config["channel"]),
+        str(config["author"]),
+        rate=float(config.get("rate", 10.0)),
+        timeout=float(config.get("timeout", 10.0)),
+    )
+    await bystander.open()
+    async with asyncio.timeout(60):
+        await bystander.ready.wait()
+    _say("READY 1 0")
+    task = asyncio.get_running_loop().create_task(bystander.measure())
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            _say(f"PROGRESS {len(bystander.samples)} {sum(1 for _t, ms in bystander.samples if ms is None)}")
+
+    reporter = asyncio.get_running_loop().create_task(progress())
+    await _until_stop()
+    for running in (task, reporter):
+        running.cancel()
+    await asyncio.gather(task, reporter, return_exceptions=True)  # measure()'s finally has run: see close()
+    await bystander.close()
+    result = {
+        "samples": bystander.samples,
+        "reconnects": bystander.reconnects,
+        "refused": bystander.refused,
+        "unfinished": bystander.unfinished,
+        "violations": bystander.rec.violations[:20],
+        "violation_count": len(bystander.rec.violations),
+    }
+    with open(config["out"], "w") as handle:
+        json.dump(result, handle)
+    _say("DONE")
+
+
+async def run_attack(config: dict[str, Any]) -> None:
+    if int(config.get("nice", 0)):
+        os.nice(int(config["nice"]))
+    _title, attack = ATTACKS[config["attack"]]
+    stats = AttackStats()
+    task = asyncio.get_running_loop().create_task(attack(config["urls"][0], int(config["channel"]), stats))
+    _say("READY 0 0")
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            _say(f"PROGRESS {stats.connections} {stats.frames}")
+
+    reporter = asyncio.get_running_loop().create_task(progress())
+    await _until_stop()
+    for running in (task, reporter):
+        running.cancel()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(10):
+            await asyncio.gather(task, reporter, return_exceptions=True)
+    error = repr(task.exception()) if task.done() and not task.cancelled() and task.exception() else None
+    with open(config["out"], "w") as handle:
+        json.dump({**stats.__dict__, "error": error}, handle)
+    _say("DONE")
+    os._exit(0)  # thousands of aborted sockets and their tasks: nothing left worth a clean shutdown
+
+
 def main() -> None:
     with open(sys.argv[1]) as handle:
         config = json.load(handle)
     _raise_fd_limit()
     if config["kind"] == "writer":
         asyncio.run(run_writer(config))
+    elif config["kind"] == "bystander":
+        asyncio.run(run_bystander(config))
+    elif config["kind"] == "attack":
+        asyncio.run(run_attack(config))
     else:
         asyncio.run(run_clients(config))
 

@@ -12,6 +12,9 @@ from typing import Any
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 50.0
 TARGET_BYTES_RATIO = 2.0
+# Hostile load (the robustness issue): under every attack, the bystander's round trip and the server's memory.
+TARGET_HOSTILE_P99_MS = 50.0
+TARGET_HOSTILE_RSS_RATIO = 2.0
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -44,16 +47,16 @@ def markdown(results: dict[str, Any]) -> str:
             if o.get("pin", False)
             else "Processes not pinned to CPUs (--no-pin)."
         ),
-        "",
-        f'Workload "chat": {o["clients"]:,} clients over {o["channels"]} channels (each subscribed to its '
-        f"channel's `messages:list` and to `users:list`), `messages:send` at {o['rate']:g}/s to random channels "
-        f"for {o['duration']:g} s; {o['messages']} messages per channel to start with. Latency: client receive "
-        "time minus the commit time of the message (outbox `created_at`). An *update* is one new message "
-        "reaching one subscribed client.",
-        "",
     ]
     if runs:
         lines += [
+            "",
+            f'Workload "chat": {o["clients"]:,} clients over {o["channels"]} channels (each subscribed to its '
+            f"channel's `messages:list` and to `users:list`), `messages:send` at {o['rate']:g}/s to random channels "
+            f"for {o['duration']:g} s; {o['messages']} messages per channel to start with. Latency: client receive "
+            "time minus the commit time of the message (outbox `created_at`). An *update* is one new message "
+            "reaching one subscribed client.",
+            "",
             "| system | mut/s | p50 ms | p95 ms | p99 ms | max ms | delivered | re-runs/mut (messages) | "
             "invalidations/mut | wire B/update | server B/update | CPU s/1k updates | RSS KB/conn |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -122,6 +125,8 @@ def markdown(results: dict[str, Any]) -> str:
                 )
             notes.append(f"- {r['title']}: " + "; ".join(extra) + ".")
         lines += ["", "Notes:", "", *notes]
+    if results.get("hostile"):
+        lines += ["", *hostile_markdown(results["hostile"])]
     idle = results.get("idle")
     if idle:
         lines += [
@@ -178,7 +183,72 @@ def targets(reference: dict[str, Any], idle: dict[str, Any] | None, o: dict[str,
     return rows
 
 
+def hostile_markdown(hostile: dict[str, Any]) -> list[str]:
+    """The hostile-load table: the bystander's round trips and the server's RSS, quiet and under each attack."""
+    quiet = hostile["quiet"]
+    rows = [
+        "## Hostile load",
+        "",
+        f"One `reactive` server (SQLite, in-memory layer, 1 process), fresh for each row. A bystander "
+        f"(one sync-protocol session subscribed to its channel's `messages:list` and `users:list`) writes "
+        f"`messages:send` to that channel {hostile['bystander_rate']:g} times a second, one at a time; a round trip "
+        "is Mutation sent -> MutationResponse and the Transition holding the new message read. Each row: "
+        f"{hostile['seconds']:g} s while one attacker runs (nothing for the quiet row). A round trip lost "
+        f"(over {hostile['timeout_s']:g} s, or its connection closed) counts as {hostile['timeout_s']:g} s. "
+        f"RSS: the server process, sampled every 0.25 s. Targets: p99 <= {TARGET_HOSTILE_P99_MS:g} ms and peak RSS "
+        f"<= {TARGET_HOSTILE_RSS_RATIO:g}x the quiet run's under every attack.",
+        "",
+        "| attack | round trips done/scheduled (lost) | p50 ms | p99 ms | max ms | p50, p99 vs quiet | RSS before MB "
+        "| RSS peak MB | RSS end MB | peak, end vs quiet | targets | what the attacker did |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in [quiet, *hostile["attacks"]]:
+        lat = r["round_trip_ms"]
+        is_quiet = r is quiet
+        met = lat["p99"] <= TARGET_HOSTILE_P99_MS and (is_quiet or r["rss_peak_ratio"] <= TARGET_HOSTILE_RSS_RATIO)
+        latency_ratios = "" if is_quiet else f"{_num(r['p50_ratio'], 2)}x, {_num(r['p99_ratio'], 2)}x"
+        rss_ratios = "" if is_quiet else f"{_num(r['rss_peak_ratio'], 2)}x, {_num(r['rss_end_ratio'], 2)}x"
+        rows.append(
+            f"| {r['attack']} ({r['title']}) | {r['round_trips']:,}/{r['round_trips_expected']:,} ({r['lost']:,}) | "
+            f"{_num(lat['p50'])} | {_num(lat['p99'])} | {_num(lat['max'])} | {latency_ratios} | "
+            f"{r['rss_before_mb']:.0f} | {r['rss_peak_mb']:.0f} | {r['rss_end_mb']:.0f} | {rss_ratios} | "
+            f"{'met' if met else 'NOT met'} | {attacker_summary(r)} |"
+        )
+    return rows
+
+
+def attacker_summary(r: dict[str, Any]) -> str:
+    """What one run's attacker achieved, and how the server answered, in a few words."""
+    a = r.get("attacker")
+    cores = f"server {r['cpu_cores']:.2f}, clients {r['client_cpu_cores']:.2f}, others {r['other_cpu_cores']:.2f}"
+    parts = [f"CPU cores: {cores}"]
+    if a is not None:
+        sent = f"{a['connections']:,} sockets opened, {a['frames']:,} frames ({a['bytes'] / 2**20:,.0f} MiB) sent"
+        parts.insert(0, sent)
+        if a["open_now"]:
+            parts.append(f"{a['open_now']:,} sockets open at the end")
+        if a["failed_connects"]:
+            parts.append(f"{a['failed_connects']:,} failed connects")
+        if a["closes"]:
+            closes = ", ".join(f"{code} x{count:,}" for code, count in sorted(a["closes"].items()))
+            parts.append(f"closed by the server: {closes}")
+        if a.get("error"):
+            parts.append(f"attacker error {a['error']}")
+    if r["metrics_answered"]:
+        parts.append(f"{r['query_runs']:,.0f} query runs, {r['live_instances_end']:,.0f} live instances at the end")
+    else:
+        parts.append("/api/reactive/metrics did not answer at the end")
+    if r.get("unfinished") and r["round_trips"] < 0.9 * r["round_trips_expected"]:
+        parts.append("the last round trip was still running at the end (counted at its time so far)")
+    if r["bystander_reconnects"]:
+        parts.append(f"bystander reconnected {r['bystander_reconnects']} times")
+    if r["bystander_violations"]:
+        parts.append(f"**{r['bystander_violations']} protocol violations seen by the bystander**")
+    return "; ".join(parts)
+
+
 def plot(results: dict[str, Any], path: Path) -> bool:
+    """Latency CDFs: of every chat system, or (a run with no chat system) of the bystander's round trips per attack."""
     try:
         import matplotlib
 
@@ -186,18 +256,27 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    o = results["options"]
+    if results["runs"]:
+        series = [(r["title"], r["latency_ms"]) for r in results["runs"]]
+        xlabel, ylabel = "commit-to-client latency (ms, log scale)", "fraction of delivered updates"
+        title = f"chat: {o['clients']:,} clients, {o['rate']:g} mutations/s, {o['duration']:g} s"
+    else:
+        hostile = results["hostile"]
+        series = [(r["attack"], r["round_trip_ms"]) for r in [hostile["quiet"], *hostile["attacks"]]]
+        xlabel, ylabel = "bystander round trip (ms, log scale)", "fraction of round trips"
+        title = f"hostile load: bystander at {hostile['bystander_rate']:g}/s, {hostile['seconds']:g} s per attack"
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for r in results["runs"]:
-        cdf = r["latency_ms"]["cdf"]
+    for name, stats in series:
+        cdf = stats["cdf"]
         if not cdf:
             continue
         ys = [(i + 1) / len(cdf) for i in range(len(cdf))]
-        ax.plot([max(x, 0.01) for x in cdf], ys, label=f"{r['title']} (p50 {r['latency_ms']['p50']:.1f} ms)")
+        ax.plot([max(x, 0.01) for x in cdf], ys, label=f"{name} (p50 {stats['p50']:.1f} ms)")
     ax.set_xscale("log")
-    ax.set_xlabel("commit-to-client latency (ms, log scale)")
-    ax.set_ylabel("fraction of delivered updates")
-    o = results["options"]
-    ax.set_title(f"chat: {o['clients']:,} clients, {o['rate']:g} mutations/s, {o['duration']:g} s")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -214,7 +293,7 @@ def write(results: dict[str, Any], out: Path, label: str = "") -> list[Path]:
     md.write_text(markdown(results))
     js.write_text(json.dumps(results, indent=1, default=str))
     written = [md, js]
-    if results["runs"] and plot(results, png):
+    if (results["runs"] or results.get("hostile")) and plot(results, png):
         written.append(png)
     for path in written:  # the latest run under a fixed name too
         latest = out / f"latest{label}{path.suffix}"

@@ -52,3 +52,30 @@ def test_chat_workload_counts(tmp_path: pytest.TempPathFactory) -> None:
     assert result["reruns_per_mutation_messages"] == 1.0
     assert result["reruns_per_mutation_all"] == 1.0  # users:list never re-ran
     assert result["invalidations_per_mutation"] == 1.0
+
+
+def test_hostile_runs_counts(tmp_path: pytest.TempPathFactory) -> None:
+    """The hostile-load runs: the bystander completes round trips and each attacker does what it says."""
+    from bench.harness import Options, run
+
+    options = Options(
+        channels=5,
+        messages=5,
+        users=3,
+        systems=[],
+        out=tmp_path,  # type: ignore[arg-type]
+        write_report=False,
+        hostile=True,
+        hostile_seconds=1.0,
+        hostile_attacks=["event-flood", "journal-fanout"],
+    )
+    hostile = run(options, log=lambda line: None)["hostile"]
+    quiet, flood, fanout = hostile["quiet"], *hostile["attacks"]
+    assert quiet["attacker"] is None
+    for result in (quiet, flood, fanout):
+        assert result["round_trips"] > 0
+        assert result["bystander_violations"] == 0
+        assert result["bystander_refused"] == 0
+    assert flood["attacker"]["frames"] > 100
+    assert fanout["attacker"]["connections"] == 1
+    assert fanout["live_instances_end"] >= 1000  # one instance per journal, plus the bystander's two

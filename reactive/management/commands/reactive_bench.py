@@ -33,6 +33,21 @@ class Command(BaseCommand):
         parser.add_argument("--idle-clients", type=int, default=10_000, help="connections of --idle")
         parser.add_argument("--idle-duration", type=float, default=60.0, help="seconds --idle holds them")
         parser.add_argument(
+            "--hostile",
+            action="store_true",
+            help="hostile load: a bystander's write round trips and the server's RSS, quiet and under each attack "
+            "(docs/security.md); runs only that unless --systems or --idle asks for more",
+        )
+        parser.add_argument(
+            "--hostile-seconds", type=float, default=15.0, help="seconds of each --hostile attack (default 15)"
+        )
+        parser.add_argument(
+            "--hostile-attacks",
+            default=None,
+            help="comma-separated subset of: big-frames, nested, event-flood, journal-fanout, paginated-fanout, "
+            "slow-readers, connection-flood (default: all)",
+        )
+        parser.add_argument(
             "--profile",
             action="store_true",
             help="py-spy the reactive server during its run (the first of the 2-process run's too)",
@@ -48,19 +63,29 @@ class Command(BaseCommand):
             help="let the scheduler move server processes between CPUs (default: one core each, load elsewhere)",
         )
         parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1", help="Redis for the 2-process run")
+        parser.add_argument(
+            "--attacker-nice", type=int, default=0, help="nice value of the --hostile attacker process (default 0)"
+        )
         parser.add_argument("--out", default=None, help="output directory (default bench/results)")
         parser.add_argument("--label", default="", help="suffix of the output file names")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
+            from bench.attacks import ATTACKS
             from bench.harness import DEFAULT_SYSTEMS, RESULTS_DIR, SYSTEMS, Options, run
         except ImportError as exc:
             raise CommandError(f"the bench package is not importable (run from the repository root): {exc}") from exc
         quick = options["quick"]
-        systems = options["systems"].split(",") if options["systems"] else list(DEFAULT_SYSTEMS)
+        hostile = options["hostile"]
+        default_systems = [] if hostile else list(DEFAULT_SYSTEMS)
+        systems = options["systems"].split(",") if options["systems"] else default_systems
         unknown = [s for s in systems if s not in SYSTEMS]
         if unknown:
             raise CommandError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
+        attacks = options["hostile_attacks"].split(",") if options["hostile_attacks"] else list(ATTACKS)
+        unknown = [a for a in attacks if a not in ATTACKS]
+        if unknown:
+            raise CommandError(f"unknown attack(s) {', '.join(unknown)}; choose from {', '.join(ATTACKS)}")
         bench_options = Options(
             clients=options["clients"] or (200 if quick else 1000),
             rate=options["rate"] or (50.0 if quick else 100.0),
@@ -77,7 +102,11 @@ class Command(BaseCommand):
             postgres_url=options["postgres_url"],
             redis_url=options["redis_url"],
             out=Path(options["out"]) if options["out"] else RESULTS_DIR,
-            label=options["label"] or ("-quick" if quick else ""),
+            label=options["label"] or ("-hostile" if hostile else "-quick" if quick else ""),
+            hostile=hostile,
+            hostile_seconds=options["hostile_seconds"],
+            hostile_attacks=attacks,
+            attacker_nice=options["attacker_nice"],
         )
 
         def log(line: str) -> None:
