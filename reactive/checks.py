@@ -12,6 +12,21 @@ from django.db import connections
 from .conf import DEFAULTS, reactive_settings
 
 
+@register(deploy=True)
+def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """A deployment concern (``check --deploy``): one process needs no channel layer, several do."""
+    layers = getattr(settings, "CHANNEL_LAYERS", {}) or {}
+    if "default" in layers:
+        return []
+    return [
+        Warning(
+            "No CHANNEL_LAYERS['default']: commits reach other processes only through the outbox poll.",
+            hint="Use channels_redis.core.RedisChannelLayer when running more than one process.",
+            id="reactive.W002",
+        )
+    ]
+
+
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     problems: list[Any] = []
@@ -34,15 +49,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Warning(
                 f"Database {alias!r} uses {connections[alias].vendor}; reactive is tested on PostgreSQL and SQLite.",
                 id="reactive.W001",
-            )
-        )
-    layers = getattr(settings, "CHANNEL_LAYERS", {}) or {}
-    if "default" not in layers:
-        problems.append(
-            Warning(
-                "No CHANNEL_LAYERS['default']: commits reach other processes only through the outbox poll.",
-                hint="Use channels_redis.core.RedisChannelLayer when running more than one process.",
-                id="reactive.W002",
             )
         )
     for name in (

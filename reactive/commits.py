@@ -24,10 +24,19 @@ from .conf import reactive_settings
 from .readsets import Pred, TableWrite
 from .writes import buffer_for
 
-_TAKE_TS = (
-    "INSERT INTO reactive_commit_clock (id, ts) VALUES (1, 1) "
-    "ON CONFLICT (id) DO UPDATE SET ts = reactive_commit_clock.ts + 1 RETURNING ts"
-)
+# The next commit number. It never repeats one the outbox holds, even when the clock row was set back (a
+# fixture, a restored backup, a test's serialized rollback): numbers go on from the highest of both.
+_NEWEST_STORED = "COALESCE((SELECT MAX(ts) FROM reactive_outbox), 0)"
+_TAKE_TS = {
+    "postgresql": (
+        f"INSERT INTO reactive_commit_clock (id, ts) VALUES (1, {_NEWEST_STORED} + 1) ON CONFLICT (id) "
+        f"DO UPDATE SET ts = GREATEST(reactive_commit_clock.ts, {_NEWEST_STORED}) + 1 RETURNING ts"
+    ),
+    "sqlite": (
+        f"INSERT INTO reactive_commit_clock (id, ts) VALUES (1, {_NEWEST_STORED} + 1) ON CONFLICT (id) "
+        f"DO UPDATE SET ts = MAX(reactive_commit_clock.ts, {_NEWEST_STORED}) + 1 RETURNING ts"
+    ),
+}
 _INSERT_OUTBOX = "INSERT INTO reactive_outbox (ts, writes, created_at) VALUES (%s, %s, %s)"
 # Beyond this many entries, a transaction's write-set is stored per table, without rows.
 MAX_ENTRIES_PER_COMMIT = 2000
@@ -59,7 +68,10 @@ def encode_writes(writes: Sequence[TableWrite]) -> str:
         writes = [TableWrite.whole_table(t) for t in sorted({w.table for w in writes})]
     rows = []
     for w in writes:
-        pks = None if w.pks is None else [encode_value(pk) for pk in w.pks]
+        try:
+            pks = None if w.pks is None else [encode_value(pk) for pk in w.pks]
+        except TypeError:
+            pks = None  # a key the codec cannot store: unknown (widens)
         if pks is not None and any(isinstance(pk, dict) and "b" in pk for pk in pks):
             pks = None
         rows.append([w.table, _encode_image(w.old), _encode_image(w.new), pks])
@@ -106,7 +118,7 @@ def flush(connection: BaseDatabaseWrapper) -> int | None:
         return None
     payload = encode_writes(pending)
     with bookkeeping_cursor(connection) as cursor:
-        cursor.execute(_TAKE_TS)
+        cursor.execute(_TAKE_TS["postgresql" if connection.vendor == "postgresql" else "sqlite"])
         ts = int(cursor.fetchone()[0])
         cursor.execute(_INSERT_OUTBOX, [ts, payload, timezone.now()])
     buffer.flushed_upto = len(buffer.entries)

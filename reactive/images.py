@@ -75,7 +75,7 @@ def _stored_decimal(field: Any, value: decimal.Decimal) -> Any:
 
 def value_pred(field: Any, value: Any) -> Pred | None:
     """``column = value`` (``IS NULL`` for None) in the stored domain, or None when the value is not known."""
-    stored = stored_value(field, value)
+    stored = UNKNOWN if field.column is None else stored_value(field, value)  # a composite pk has no column
     if stored is UNKNOWN:
         return None
     if stored is None:

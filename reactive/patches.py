@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models.sql import compiler as sql_compiler
@@ -41,7 +42,7 @@ from django.db.models.sql.constants import MULTI, ROW_COUNT, SINGLE
 from . import commits, metrics, tracking, writes
 from .errors import ReadOnlyError
 from .readsets import ALL_TABLES, TableRead
-from .sqltext import calls_unknown_function, is_write_sql
+from .sqltext import calls_unknown_function, is_write_sql, transaction_end
 
 logger = logging.getLogger("reactive")
 
@@ -113,7 +114,9 @@ def writing(connection: BaseDatabaseWrapper) -> Iterator[None]:
     a transaction, the commit hook flushes instead.
     """
     buffer = writes.buffer_for(connection)
-    if buffer.own_transaction or not connection.get_autocommit():
+    if buffer.own_transaction or not connection.get_autocommit() or _in_transaction(connection):
+        # Django's transaction (its commit hook flushes), or one the host began with raw SQL (its raw COMMIT
+        # does: see _raw_sql).
         yield
         return
     buffer.own_transaction = True
@@ -227,13 +230,15 @@ _IMAGED_ROWS = writes.MAX_ROWS_PER_STATEMENT + 1
 
 
 def _delete(compiler: Any, original: Callable[..., Any], result_type: Any, *args: Any, **kwargs: Any) -> Any:
-    """A DELETE, with ``RETURNING`` the deleted rows' columns where the backend can: exact old images
-    without a second statement. Elsewhere (and for callers wanting a cursor) the WHERE is the old image.
+    """A DELETE, with ``RETURNING *`` where the backend can: exact old images without a second statement.
+
+    ``*``, not the model's columns: the table may not match the model (a column renamed by a migration that has
+    not been loaded), and a DELETE that works without reactive must work with it; the returned columns are
+    matched to fields by name. Elsewhere (and for callers wanting a cursor) the WHERE is the old image.
     """
     query = compiler.query
     connection = compiler.connection
-    fields = writes.deleted_columns(query)
-    if result_type != ROW_COUNT or not _returns_deleted_rows(connection) or query.get_meta().pk not in fields:
+    if result_type != ROW_COUNT or not _returns_deleted_rows(connection):
         writes.record_delete(connection, query, None)
         with _compiling():
             return original(compiler, result_type, *args, **kwargs)
@@ -243,16 +248,18 @@ def _delete(compiler: Any, original: Callable[..., Any], result_type: Any, *args
         return 0
     if not sql:
         return 0
-    quote = connection.ops.quote_name
-    sql = f"{sql} RETURNING {', '.join(quote(f.column) for f in fields)}"
     with _compiling(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"{sql} RETURNING *", params)
+        columns = [description[0] for description in cursor.description or ()]
         rows = cursor.fetchmany(_IMAGED_ROWS)
         count = len(rows)
         while more := cursor.fetchmany(10_000):
             count += len(more)
-    converters = compiler.get_converters([f.get_col(query.get_meta().db_table) for f in fields])
-    writes.record_delete(connection, query, compiler.apply_converters(rows, converters) if converters else rows)
+    by_column = {f.column: f for f in writes.deleted_columns(query)}
+    fields = [by_column.get(column) for column in columns]
+    table = query.get_meta().db_table
+    converters = compiler.get_converters([f.get_col(table) if f is not None else None for f in fields])
+    writes.record_delete(connection, query, compiler.apply_converters(rows, converters) if converters else rows, fields)
     return count
 
 
@@ -309,6 +316,10 @@ def _raw_sql(connection: BaseDatabaseWrapper, sql: Any, cursor: Any) -> Iterator
     or, in a tracked query, a read of the same.
     """
     text = sql_text(sql, cursor)
+    if text is not None and (ending := transaction_end(text)) is not None:
+        with _ending_raw_transaction(connection, ending):
+            yield
+        return
     collector = tracking.current_collector()
     writes_rows = text is None or is_write_sql(text)
     # A function call may write, and what it writes no text says: outside a query that is a write of every
@@ -325,6 +336,25 @@ def _raw_sql(connection: BaseDatabaseWrapper, sql: Any, cursor: Any) -> Iterator
             collector.add(TableRead(ALL_TABLES))
         tracking.record_raw_read(collector, text)
     yield
+
+
+@contextlib.contextmanager
+def _ending_raw_transaction(connection: BaseDatabaseWrapper, ending: str) -> Iterator[None]:
+    """A COMMIT or ROLLBACK sent as raw SQL ends a transaction Django does not know about: the writes it held
+    are flushed into it before a COMMIT and published after; a ROLLBACK forgets them."""
+    buffer = writes.buffer_for(connection)
+    if ending == "commit" and buffer.pending and writes.captures(connection):
+        commits.flush(connection)
+    try:
+        yield
+    except BaseException:
+        if ending == "commit":
+            buffer.reset()  # the commit failed: its transaction, and the numbers it took, are gone
+        raise
+    if ending == "rollback":
+        buffer.reset()
+    elif buffer.flushed:
+        _publish(buffer)
 
 
 def _cursor_execute(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -424,9 +454,18 @@ def _commit(original: Callable[..., Any]) -> Callable[..., Any]:
     def commit(self: BaseDatabaseWrapper) -> Any:
         buffer = writes.buffer_for(self)
         if buffer.pending and writes.captures(self):
-            if self.vendor == "sqlite" and not _in_transaction(self):
-                _begin(self)  # a script committed the transaction early (executescript): number the rest apart
-            commits.flush(self)
+            try:
+                if self.vendor == "sqlite" and not _in_transaction(self):
+                    _begin(self)  # a script committed the transaction early (executescript): number the rest apart
+                commits.flush(self)
+            except DatabaseError:
+                buffer.reset()
+                raise
+            except Exception as exc:  # a bug: the commit must fail as a database error, so that Django rolls back
+                buffer.reset()
+                logger.exception("reactive: recording the writes of a transaction failed")
+                message = "reactive could not record this transaction's writes; it was not committed"
+                raise DatabaseError(message) from exc
         try:
             result = original(self)
         except BaseException:

@@ -137,3 +137,20 @@ def calls_unknown_function(sql: str) -> bool:
         if name not in _FUNCTIONS_THAT_DO_NOT_WRITE and not name.startswith(_FUNCTION_PREFIXES_THAT_DO_NOT_WRITE):
             return True
     return False
+
+
+_COMMIT = re.compile(r"^(commit|end)(\s+(work|transaction))?\s*;?\s*$")
+_ROLLBACK = re.compile(r"^(rollback|abort)(\s+(work|transaction))?\s*;?\s*$")
+
+
+def transaction_end(sql: str) -> str | None:
+    """``"commit"`` or ``"rollback"`` when raw SQL is exactly a statement ending a transaction, else None."""
+    parts = statements(sql)
+    if len(parts) != 1:
+        return None
+    head = _LEADING_NOISE.sub("", parts[0], count=1).strip().lower()
+    if _COMMIT.match(head):
+        return "commit"
+    if _ROLLBACK.match(head):
+        return "rollback"
+    return None

@@ -123,7 +123,8 @@ def _where(query: Query) -> tuple[Pred, ...]:
 
 
 def _pks(pk_field: Any, value: Any) -> frozenset[Any] | None:
-    stored = UNKNOWN if value is None else stored_value(pk_field, value)
+    # A composite primary key (no column of its own) is unknown: its parts are in the image.
+    stored = UNKNOWN if value is None or pk_field.column is None else stored_value(pk_field, value)
     return None if stored is UNKNOWN else frozenset([stored])
 
 
@@ -188,27 +189,35 @@ def record_update(connection: BaseDatabaseWrapper, query: Any) -> None:
 
 
 def deleted_columns(query: Query) -> list[Any]:
-    """The fields a DELETE returns the values of, for exact old images: every column of its table
-    (a child of multi-table inheritance has its own table; its parents' columns are in theirs)."""
+    """The fields whose columns a DELETE's rows hold: every column of its table (a child of multi-table
+    inheritance has its own table; its parents' columns are in theirs)."""
     return [f for f in _opts(query).local_concrete_fields if f.column is not None]
 
 
-def record_delete(connection: BaseDatabaseWrapper, query: Any, rows: Iterable[Sequence[Any]] | None) -> None:
-    """A DELETE, with the ``deleted_columns`` of each row it deleted (converted) when they are known."""
+def record_delete(
+    connection: BaseDatabaseWrapper,
+    query: Any,
+    rows: Iterable[Sequence[Any]] | None,
+    fields: Sequence[Any | None] = (),
+) -> None:
+    """A DELETE, with the rows it deleted (converted) when they are known: ``fields[i]`` is the model field of
+    column ``i`` of each row, None for a column the model does not know (the model may not match the table)."""
     opts = _opts(query)
     table = opts.db_table
     if rows is None:
         where = _where(query)
         _record(connection, [TableWrite(table, where, None, _pk_values(where, opts.pk.column))])
         return
-    fields = deleted_columns(query)
-    pk_index = fields.index(opts.pk)
+    known = [(index, f) for index, f in enumerate(fields) if f is not None]
+    pk_index = next((index for index, f in known if f is opts.pk), None)
     entries = []
     for count, row in enumerate(rows):
         if count == MAX_ROWS_PER_STATEMENT:
             entries = [TableWrite(table, (), None)]
             break
-        entries.append(TableWrite(table, row_image(fields, row), None, _pks(opts.pk, row[pk_index])))
+        image = row_image([f for _index, f in known], [row[index] for index, _f in known])
+        pks = None if pk_index is None else _pks(opts.pk, row[pk_index])
+        entries.append(TableWrite(table, image, None, pks))
     _record(connection, entries)
 
 

@@ -16,14 +16,16 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Window
 from django.db.models.expressions import RawSQL
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from reactive import commits, patches
 from reactive.errors import ReadOnlyError
+from reactive.models import CommitClock
 from reactive.readsets import readset_affected
 from reactive.sqltext import calls_unknown_function, is_write_sql, statements
 from reactive.tracking import tracked
-from tests.recall.models import Author, Place, Post, Profile, Restaurant, Tag
+from tests.recall.models import Author, Edition, Place, Post, Profile, Restaurant, Tag
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -420,6 +422,66 @@ def test_the_statements_a_user_is_counted_for_are_the_same_without_reactive() ->
     finally:
         patches.install()
     assert with_reactive == without
+
+
+def test_a_clock_set_back_never_repeats_a_commit_number() -> None:
+    """A fixture, a restored backup or a test's serialized rollback may set the clock row back."""
+    Tag.objects.create(name="a")
+    newest = commits.current_ts()
+    CommitClock.objects.update(ts=1)  # reactive's own table: not captured
+    Tag.objects.create(name="b")  # before: IntegrityError on the outbox's ts
+    assert commits.current_ts() == newest + 1
+
+
+def test_a_composite_primary_key_row_is_written_and_seen() -> None:
+    Edition.objects.create(book="b", number=1, title="first")
+
+    def read() -> list[str]:
+        return [edition.title for edition in Edition.objects.filter(book="b").order_by("number")]
+
+    assert_seen(read, lambda: Edition.objects.create(book="b", number=2, title="second"))
+    assert_seen(read, lambda: Edition.objects.filter(book="b", number=2).update(title="2nd"))
+    assert_seen(read, lambda: Edition.objects.filter(number=1).delete())
+
+
+def test_a_transaction_the_host_begins_with_raw_sql_is_the_hosts(post: Post) -> None:
+    """Raw BEGIN ... ROLLBACK keeps nothing and publishes nothing; raw BEGIN ... COMMIT publishes once."""
+    start = commits.current_ts()
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        Post.objects.create(author=post.author, title="rolled back")
+        cursor.execute("ROLLBACK")
+    assert not Post.objects.filter(title="rolled back").exists()
+    assert commits.current_ts() == start
+
+    def write() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN")
+            Post.objects.create(author=post.author, title="committed")
+            cursor.execute("COMMIT")
+
+    assert_seen(posts(), write)
+    assert commits.current_ts() == start + 1
+
+
+def test_a_delete_works_when_the_table_does_not_match_the_model() -> None:
+    """A column renamed under the model: the DELETE works as without reactive (and its image widens)."""
+    Edition.objects.create(book="b", number=1, title="first")
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE recall_edition RENAME COLUMN title TO heading")
+    try:
+        assert_seen(lambda: Edition.objects.filter(book="b").count(), lambda: Edition.objects.filter(book="b").delete())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE recall_edition RENAME COLUMN heading TO title")
+
+
+def test_the_channel_layer_warning_is_a_deployment_check() -> None:
+    from django.core import checks
+
+    with override_settings(CHANNEL_LAYERS={}):
+        assert "reactive.W002" not in {message.id for message in checks.run_checks()}  # the host's own checks
+        assert "reactive.W002" in {message.id for message in checks.run_checks(include_deployment_checks=True)}
 
 
 def test_a_failing_autocommit_write_publishes_nothing() -> None:

@@ -67,3 +67,12 @@ class Restaurant(Place):
 
     serves_pizza = models.BooleanField(default=False)
     rating = models.IntegerField(null=True)
+
+
+class Edition(models.Model):
+    """A composite primary key: the pk of a written row is a tuple (no column of its own)."""
+
+    pk = models.CompositePrimaryKey("book", "number")
+    book = models.CharField(max_length=40)
+    number = models.IntegerField()
+    title = models.CharField(max_length=80, default="")
