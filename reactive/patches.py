@@ -621,7 +621,14 @@ def _websocket_server_send(original: Callable[..., Any]) -> Callable[..., Any]:
         # Checked before the frame is added: one large message always goes out whole.
         if _client_not_reading(self):
             return
-        original(self, content, binary)
+        # autobahn applies its payload limit (Daphne's websocket_max_message_size, 1 MiB, meant for what
+        # clients send) to what it sends too, and raises: a result over it would never reach the client.
+        # What the server sends is bounded by MAX_RESULT_BYTES instead.
+        limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
+        try:
+            original(self, content, binary)
+        finally:
+            self.maxMessagePayloadSize = limit
         _write_now(self.transport)
 
     return serverSend

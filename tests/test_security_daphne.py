@@ -123,3 +123,16 @@ def test_a_client_that_never_reads_is_cut_at_max_unsent_bytes(live_server_factor
     wait_for_connections(server, 0)  # the server cut the client that does not read
     assert f"the client does not read its socket (MAX_UNSENT_BYTES={limit})" in server.output()
     sock.close()
+
+
+async def test_a_message_larger_than_daphnes_frame_limit_reaches_the_client(
+    live_server_factory: LiveServerFactory,
+) -> None:
+    """autobahn refuses to send a message over its payload limit (Daphne's 1 MiB, meant for what clients send);
+    what the server sends is bounded by MAX_RESULT_BYTES, so a 2 MB result must go out, not hang the socket."""
+    server = live_server_factory()
+    client = SyncClient(server.url)
+    await client.connect()
+    query = await client.subscribe("recall:noise", {"size": 2_000_000})
+    assert len(await client.wait_value(query, timeout=GUARD)) == 2_000_000
+    await client.close()

@@ -152,7 +152,13 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if text is None:
                 return
             # With an ASGI server that applies back-pressure, this waits while the client does not read.
-            await self.send(text_data=text)
+            try:
+                await self.send(text_data=text)
+            except Exception:
+                # Nothing more can be sent in order: close (on a task of its own: closing waits for this one).
+                logger.exception("reactive: sending a message failed; closing the connection")
+                self._start(self._close(CLOSE_INTERNAL_ERROR, "InternalServerError: a message could not be sent"))
+                return
             self._last_sent = loop.time()
             metrics.MESSAGES_SENT.inc()
             metrics.BYTES_SENT.inc(len(text.encode(errors="surrogatepass")))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 from typing import Any
 
 from reactive import mutation, query, v
@@ -20,6 +22,12 @@ def run(ctx: QueryCtx, spec: dict[str, Any]) -> Any:
 def write(ctx: MutationCtx, op: dict[str, Any]) -> None:
     """Perform ``op`` (tests/recall/ops.py) in the mutation's transaction; ``fail`` ops make it fail."""
     ops.perform(op)
+
+
+@query(args={"size": v.int(min=0, max=8_000_000)})
+def noise(ctx: QueryCtx, size: int) -> str:
+    """``size`` characters that compress badly (for transport tests: a message past Daphne's 1 MiB)."""
+    return "".join(random.Random(size).choices(string.ascii_letters + string.digits, k=size))
 
 
 @mutation(args={})
