@@ -130,12 +130,17 @@ _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)*)\s*\
 
 
 def calls_unknown_function(sql: str) -> bool:
-    """Does raw SQL call a function that may write rows (one not known to leave them alone)?"""
-    code = _OPAQUE.sub(" ", sql)  # not the words inside strings, quoted names and comments
-    for match in _CALL.finditer(code):
-        name = match.group(1).lower()
-        if name not in _FUNCTIONS_THAT_DO_NOT_WRITE and not name.startswith(_FUNCTION_PREFIXES_THAT_DO_NOT_WRITE):
-            return True
+    """Does a query of raw SQL (SELECT, WITH, VALUES) call a function that may write rows (one not known to
+    leave them alone)? Other statements (PRAGMA, SET, DDL) call only what the database defines for them."""
+    for statement in statements(sql):
+        head = _LEADING_NOISE.sub("", statement, count=1).lower()
+        if not head.startswith(("select", "with", "values")):
+            continue
+        code = _OPAQUE.sub(" ", statement)  # not the words inside strings, quoted names and comments
+        for match in _CALL.finditer(code):
+            name = match.group(1).lower()
+            if name not in _FUNCTIONS_THAT_DO_NOT_WRITE and not name.startswith(_FUNCTION_PREFIXES_THAT_DO_NOT_WRITE):
+                return True
     return False
 
 

@@ -78,4 +78,6 @@ def test_hostile_runs_counts(tmp_path: pytest.TempPathFactory) -> None:
         assert result["bystander_refused"] == 0
     assert flood["attacker"]["frames"] > 100
     assert fanout["attacker"]["connections"] == 1
-    assert fanout["live_instances_end"] >= 1000  # one instance per journal, plus the bystander's two
+    assert fanout["attacker"]["frames"] > 0
+    # Journals are server-made: a thousand made-up ones share one instance (plus the bystander's two).
+    assert fanout["live_instances_end"] <= 3

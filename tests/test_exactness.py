@@ -501,6 +501,9 @@ def test_a_failing_autocommit_write_publishes_nothing() -> None:
         ("SELECT COUNT(*), lower(name), COALESCE(x, 1) FROM t WHERE id IN (1, 2)", False),
         ("SELECT 'bump(1)', \"bump(\" FROM t -- bump(2)", False),
         ("SELECT pg_sleep(0), jsonb_build_array(1)", False),
+        ("PRAGMA wal_checkpoint(TRUNCATE)", False),
+        ("SET x = f(1); SELECT 1", False),
+        ("SELECT 1; SELECT bump(2)", True),
     ],
 )
 def test_function_calls_that_may_write(sql: str, calls: bool) -> None:
