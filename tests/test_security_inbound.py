@@ -16,7 +16,7 @@ import pytest
 from daphne.ws_protocol import WebSocketProtocol
 
 from reactive import metrics
-from reactive.sync.consumer import SMALL_MESSAGE_BYTES
+from reactive.sync.consumer import MAX_CONTAINERS_PER_MESSAGE, SMALL_MESSAGE_BYTES
 from reactive.testing import ReactiveCommunicator
 
 from .security_helpers import close_event, reactive_settings_with
@@ -83,6 +83,27 @@ async def test_small_message_types_are_refused_when_big() -> None:
     error = (await client.receive())["error"]
     assert error == f"A Event message may be at most {SMALL_MESSAGE_BYTES} characters"
     assert (await close_event(client))["code"] == 1009
+
+
+@pytest.mark.parametrize("nested", ["wide", "deep"])
+async def test_a_frame_of_too_many_arrays_is_refused_before_it_is_parsed(
+    nested: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What costs most in parsing one frame is building its containers: past the bound, nothing is parsed."""
+    from reactive.sync import consumer
+
+    parsed: list[int] = []
+    parse = consumer.protocol.parse
+    monkeypatch.setattr(consumer.protocol, "parse", lambda text: parsed.append(len(text)) or parse(text))
+    client = ReactiveCommunicator()
+    await client.connect()
+    count = MAX_CONTAINERS_PER_MESSAGE + 1
+    payload = "[" + ",".join(["[]"] * count) + "]" if nested == "wide" else "[" * count + "]" * count
+    await client.send_raw('{"type":"Event","eventType":"x","event":' + payload + "}")
+    error = (await client.receive())["error"]
+    assert error == f"A message may hold at most {MAX_CONTAINERS_PER_MESSAGE} arrays and objects"
+    assert (await close_event(client))["code"] == 1009
+    assert all(size < 1000 for size in parsed)  # only the Connect was parsed
 
 
 async def test_every_message_type_is_rate_limited_by_waiting() -> None:

@@ -44,6 +44,10 @@ SMALL_MESSAGE_BYTES = 65_536
 _SMALL_MESSAGES = (protocol.Connect, protocol.Authenticate, protocol.Event)
 # Frames larger than this are parsed on a worker thread: the event loop serves other connections meanwhile.
 _PARSE_ON_LOOP_BYTES = 65_536
+# Arrays and objects one message may hold, counted before parsing (a count of brackets, in C): what makes
+# parsing one frame cost most is building its containers, and no real message holds this many
+# (MAX_ARGS_BYTES leaves room for about 20,000 small objects).
+MAX_CONTAINERS_PER_MESSAGE = 20_000
 
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TOO_BIG = 1009
@@ -206,6 +210,11 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         # Characters are at most 4 bytes each: encode only messages that might be too big.
         if len(text_data) * 4 > limit and (size := len(text_data.encode(errors="surrogatepass"))) > limit:
             await self._fail(f"Message of {size} bytes exceeds MAX_MESSAGE_BYTES={limit}", CLOSE_TOO_BIG)
+            return
+        containers = text_data.count("[") + text_data.count("{")  # over-counts brackets in strings: fine
+        if containers > MAX_CONTAINERS_PER_MESSAGE:
+            error = f"A message may hold at most {MAX_CONTAINERS_PER_MESSAGE} arrays and objects"
+            await self._fail(error, CLOSE_TOO_BIG)
             return
         try:
             if len(text_data) > _PARSE_ON_LOOP_BYTES:
