@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,26 +59,33 @@ class BatchWork:
     deferred: list[QueryInstance] = field(default_factory=list)
 
 
-def fair_share(due: list[QueryInstance], budget: int) -> tuple[list[QueryInstance], list[QueryInstance]]:
-    """Split the instances due to run into those this batch runs and those it defers, in order.
+class FairShare:
+    """How much of one batch each connection's queries may take: ``runs`` runs and ``seconds`` of running.
 
-    Each connection (session) may have ``budget`` runs of its queries in one batch. An instance runs while any
-    of its subscribers is within budget, and counts for each of them; one whose every subscriber spent its
-    budget waits for the next batch. So a connection with a thousand queries that every write affects takes
-    its budget per batch, and a bystander's query (or one it shares) never waits behind them.
+    An instance runs while any of its subscribers (sessions) is within both budgets, and what it costs counts for
+    each of them; one whose every subscriber spent a budget waits for the next batch, which starts at once. A
+    connection always gets at least one run per batch. So a connection with a thousand queries that every
+    write affects takes its share of each batch, and a bystander's query (or one it shares) never waits
+    behind them for more than one batch.
     """
-    spent: dict[object, int] = {}
-    run: list[QueryInstance] = []
-    deferred: list[QueryInstance] = []
-    for instance in due:
-        subscribers = list(instance.subscribers)  # the loop may change it meanwhile: a copy, taken at once
-        if subscribers and all(spent.get(session, 0) >= budget for session in subscribers):
-            deferred.append(instance)
-            continue
+
+    def __init__(self, runs: int, seconds: float) -> None:
+        self.runs, self.seconds = runs, seconds
+        self._spent: dict[object, tuple[int, float]] = {}
+
+    def allows(self, subscribers: Sequence[object]) -> bool:
+        if not subscribers:
+            return True
+        return any(self._within(self._spent.get(session, (0, 0.0))) for session in subscribers)
+
+    def _within(self, spent: tuple[int, float]) -> bool:
+        runs, seconds = spent
+        return runs == 0 or (runs < self.runs and seconds < self.seconds)
+
+    def charge(self, subscribers: Sequence[object], seconds: float) -> None:
         for session in subscribers:
-            spent[session] = spent.get(session, 0) + 1
-        run.append(instance)
-    return run, deferred
+            runs, spent = self._spent.get(session, (0, 0.0))
+            self._spent[session] = (runs + 1, spent + seconds)
 
 
 def run_batch(
@@ -96,11 +104,19 @@ def run_batch(
             else:
                 affected = index.affected(writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION)
         runs: dict[QueryInstance, QueryRun] = {}
-        due = list(dict.fromkeys([*work.initial, *work.deferred, *affected]))
-        to_run, deferred = fair_share(due, int(reactive_settings.MAX_BATCH_RUNS_PER_CONNECTION))
+        deferred: list[QueryInstance] = []
+        share = FairShare(
+            int(reactive_settings.MAX_BATCH_RUNS_PER_CONNECTION),
+            float(reactive_settings.MAX_BATCH_SECONDS_PER_CONNECTION),
+        )
         # Re-indexed (and remembered) only once every run succeeded: a batch that fails half-way is retried
         # against the read-sets its commits must be matched with, those of the runs before it.
-        for instance in to_run:
+        for instance in dict.fromkeys([*work.initial, *work.deferred, *affected]):
+            subscribers = list(instance.subscribers)  # the loop may change it meanwhile: a copy, taken at once
+            if not share.allows(subscribers):
+                deferred.append(instance)
+                continue
+            started = time.perf_counter()
             # The last run this thread made, which the loop may not have applied yet: its page end is the one to
             # keep (reactive.pagination), and by the time this run is applied, its value is what clients hold.
             last = instance.last_run
@@ -113,6 +129,7 @@ def run_batch(
                 run.diff = (previous, _diff(instance, previous, run))
             run.value = None  # only the diff needed it
             runs[instance] = run
+            share.charge(subscribers, time.perf_counter() - started)
     for instance, run in runs.items():
         index.put(instance, run.readset)
         instance.last_run = run

@@ -61,6 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "PRUNE_INTERVAL",
         "MUTATION_RATE",
         "MESSAGE_RATE",
+        "MAX_BATCH_SECONDS_PER_CONNECTION",
     ):
         value = getattr(reactive_settings, name)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:

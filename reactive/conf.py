@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     # budget always runs). The rest wait for the next batch, which starts at once: a connection holding many
     # queries that every write affects delays the others by at most one batch.
     "MAX_BATCH_RUNS_PER_CONNECTION": 100,
+    # ... and the most seconds of running them (at least one run per connection and batch).
+    "MAX_BATCH_SECONDS_PER_CONNECTION": 0.02,
     # Most mutations and actions one connection may have waiting or running.
     "MAX_PENDING_MUTATIONS": 100,
     # Mutations and actions one connection may start per second on average (a token bucket) ...

@@ -64,7 +64,7 @@ class QueryInstance:
     subscribers: dict[Session, set[int]] = field(default_factory=dict)
     # Owned by the batch thread: the last run it made, applied on the loop later (reactive.batches).
     last_run: QueryRun | None = None
-    # A batch deferred its run (reactive.batches.fair_share): its outcome is older than the manager's snapshot.
+    # A batch deferred its run (reactive.batches.FairShare): its outcome is older than the manager's snapshot.
     deferred: bool = False
 
     @property

@@ -26,7 +26,11 @@ HEAVY = 30
 
 
 async def test_a_connection_with_many_affected_queries_delays_others_by_at_most_a_batch() -> None:
-    with reactive_settings_with(MAX_BATCH_RUNS_PER_CONNECTION=BUDGET, MAX_QUERIES_PER_CONNECTION=HEAVY + 1):
+    with reactive_settings_with(
+        MAX_BATCH_RUNS_PER_CONNECTION=BUDGET,
+        MAX_BATCH_SECONDS_PER_CONNECTION=60.0,
+        MAX_QUERIES_PER_CONNECTION=HEAVY + 1,
+    ):
         heavy = ReactiveCommunicator()
         await heavy.connect()
         heavy_ids = [await heavy.subscribe("testing:channel_count", {"copy": n}) for n in range(HEAVY)]
@@ -53,3 +57,24 @@ async def test_a_connection_with_many_affected_queries_delays_others_by_at_most_
     assert first["deferred"] >= HEAVY - BUDGET
     ran = [copy for batch in batches for copy in batch["copies"] if copy >= 0]
     assert sorted(ran) == list(range(HEAVY))  # every deferred query ran, once
+
+
+async def test_the_budget_in_seconds_leaves_each_connection_at_least_one_run() -> None:
+    """With no time to spend, each connection still gets one run per batch: the heavy one needs HEAVY batches."""
+    with reactive_settings_with(MAX_BATCH_SECONDS_PER_CONNECTION=0.0, MAX_QUERIES_PER_CONNECTION=HEAVY + 1):
+        heavy = ReactiveCommunicator()
+        await heavy.connect()
+        heavy_ids = [await heavy.subscribe("testing:channel_count", {"copy": n}) for n in range(HEAVY)]
+        manager = get_manager()
+        sizes: list[int] = []
+        apply = manager._apply
+
+        def recording_apply(result: BatchResult) -> None:
+            sizes.append(len(result.runs))
+            apply(result)
+
+        manager._apply = recording_apply  # type: ignore[method-assign]
+        await sync_to_async(Channel.objects.create)(name="one")
+        await heavy.receive_until(lambda: all(heavy.values[i] == 1 for i in heavy_ids))
+        await heavy.close()
+    assert max(sizes) == 1 and sum(sizes) >= HEAVY
