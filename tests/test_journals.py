@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from reactive.subscriptions import QueryInstance, get_manager
+from reactive.sync.session import MAX_COPIES_OF_A_QUERY
 from reactive.testing import ReactiveCommunicator
 
 from .helpers import make_channels
@@ -34,13 +35,19 @@ async def test_journals_a_client_makes_up_share_one_instance() -> None:
     client = ReactiveCommunicator()
     await client.connect()
     page = {"channelId": channel.pk, "paginationOpts": opts(2)}
-    for n in range(50):
+    for n in range(MAX_COPIES_OF_A_QUERY):
         listed = await add_with_journal(client, "channels:list", {}, f"journal-{n}")
         assert client.values[listed] == [{"_id": channel.pk, "name": "c"}]
         paged = await add_with_journal(client, "messages:paginated", page, ["end", "x" * n][n % 2])
         assert bodies(client.values[paged]) == ["m4", "m3"]
     assert len(live_instances("channels:list")) == 1
     assert len(live_instances("messages:paginated")) == 1
+    # One copy more of a query on one connection costs every Transition a modification more: refused.
+    extra = await add_with_journal(client, "channels:list", {}, "one-more")
+    assert client.errors[extra]["errorMessage"] == (
+        f"The same query is subscribed more than {MAX_COPIES_OF_A_QUERY} times"
+    )
+    assert len(live_instances("channels:list")) == 1
     await client.close()
 
 

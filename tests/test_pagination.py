@@ -16,6 +16,7 @@ from demo_project.chat.models import Channel, Message
 from reactive import paginate
 from reactive.pagination import END, InvalidCursor
 from reactive.subscriptions import QueryInstance, get_manager
+from reactive.sync.session import MAX_COPIES_OF_A_QUERY
 from reactive.testing import ReactiveCommunicator
 
 from .helpers import make_channels
@@ -210,7 +211,7 @@ async def test_pagination_ids_do_not_multiply_instances() -> None:
     await add_messages(channel, ["m1"])
     client = ReactiveCommunicator()
     await client.connect()
-    for pagination_id in range(50):
+    for pagination_id in range(MAX_COPIES_OF_A_QUERY):
         more = {"maximumRowsRead": pagination_id * 1.5, "maximumBytesRead": 1e6 + pagination_id}
         args = {"channelId": channel.pk, "paginationOpts": {**opts(3), "id": pagination_id, **more}}
         query = await client.subscribe("messages:paginated", args)

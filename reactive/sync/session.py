@@ -33,6 +33,9 @@ logger = logging.getLogger("reactive")
 
 # PROTOCOL.md: at most two Transitions may wait unsent on one socket.
 MAX_UNSENT_TRANSITIONS = 2
+# Query ids one session may hold on one query (same function, args and page). The official client subscribes to a
+# query once however many components use it; each copy costs a modification in every Transition.
+MAX_COPIES_OF_A_QUERY = 8
 
 
 @dataclass
@@ -159,6 +162,12 @@ class Session:
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
             return
         instance = self.manager.attach(self, mod.query_id, spec, args, cargs, journal)
+        if len(instance.subscribers.get(self, ())) > MAX_COPIES_OF_A_QUERY:
+            # Every copy costs a modification in each Transition; clients subscribe to one query once.
+            self.manager.detach(self, mod.query_id, instance)
+            error = LimitExceeded(f"The same query is subscribed more than {MAX_COPIES_OF_A_QUERY} times")
+            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(error))
+            return
         self.queries[mod.query_id] = SessionQuery(instance, spec=spec, args=args, cargs=cargs)
 
     def _remove(self, query_id: int) -> None:
