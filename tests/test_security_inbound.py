@@ -134,7 +134,8 @@ async def test_a_big_frame_is_parsed_off_the_event_loop(monkeypatch: pytest.Monk
     client = ReactiveCommunicator()
     await client.connect()
     adds = [
-        {"type": "Add", "queryId": i, "udfPath": "testing:echo", "args": [{"value": "v" * 300}]} for i in range(300)
+        {"type": "Add", "queryId": i, "udfPath": "testing:echo", "args": [{"value": f"{i}" + "v" * 300}]}
+        for i in range(300)
     ]
     await client.send_raw(
         json.dumps({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": adds})
