@@ -25,7 +25,7 @@ UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 _INTEGER_FIELDS = (models.AutoField, models.BigAutoField, models.SmallAutoField, models.IntegerField)
 
 
-def hashable(value: Any) -> bool:
+def _hashable(value: Any) -> bool:
     try:
         hash(value)
     except TypeError:
@@ -55,7 +55,7 @@ def stored_value(field: Any, value: Any) -> Any:
         return UNKNOWN
     if isinstance(prepared, decimal.Decimal):
         prepared = _stored_decimal(field, prepared)
-    return prepared if hashable(prepared) else UNKNOWN
+    return prepared if _hashable(prepared) else UNKNOWN
 
 
 def _stored_decimal(field: Any, value: decimal.Decimal) -> Any:

@@ -231,11 +231,6 @@ class SelectPlan:
     pk_columns: list[PkColumn]
 
 
-def identifiers(sql: str) -> set[str]:
-    """Every identifier (quoted or bare) in ``sql``."""
-    return {m.group(1) or m.group(2) or m.group(3) for m in _IDENTIFIER.finditer(sql)}
-
-
 def _used_aliases(query: Query, refcounts: dict[str, int] | None = None) -> list[tuple[str, Any]]:
     """Aliases the SQL really joins: Django keeps trimmed joins in ``alias_map`` with refcount 0.
 
@@ -334,15 +329,22 @@ def _fk_join_alias(join: Any, query: Query) -> bool:
     )
 
 
+@lru_cache(maxsize=1024)
+def _own_columns(opts: Any) -> frozenset[str]:
+    """Names that order a model by its own table's columns (a parent's columns are in its own, joined table)."""
+    own = {"pk"}
+    for f in opts.local_concrete_fields:
+        if not f.is_relation:
+            own.update((f.name, f.attname))
+    return frozenset(own)
+
+
 def _ordered_by_own_columns(query: Query) -> bool:
     """Is the SELECT ordered by its base table's own columns only (or not at all)?"""
     ordering = list(query.order_by) or (list(query.get_meta().ordering or ()) if query.default_ordering else [])
     if query.extra_order_by:
         return False
-    own = {"pk"}
-    for f in query.get_meta().local_concrete_fields:  # a parent's columns are in its own (joined) table
-        if not f.is_relation:
-            own.update((f.name, f.attname))
+    own = _own_columns(query.get_meta())
     for item in ordering:
         if isinstance(item, str):
             if item.lstrip("-") not in own:
