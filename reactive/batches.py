@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import close_old_connections, connections
 
@@ -47,6 +48,8 @@ class BatchResult:
     number: int = 0  # batches are numbered as they start (BatchThread.started)
     # Instances due to run that waited for the next batch (their connections' budget was spent): not valid at ts.
     deferred: list[QueryInstance] = field(default_factory=list)
+    # Seconds until the next batch may run a deferred instance (0: at once).
+    retry_after: float = 0.0
 
 
 @dataclass
@@ -59,39 +62,82 @@ class BatchWork:
     deferred: list[QueryInstance] = field(default_factory=list)
 
 
-class FairShare:
-    """How much of one batch each connection's queries may take: ``runs`` runs and ``seconds`` of running.
+class RunRates:
+    """Each connection's share of the batch thread over time: a bucket of seconds of running its queries.
 
-    An instance runs while any of its subscribers (sessions) is within both budgets, and what it costs counts for
-    each of them; one whose every subscriber spent a budget waits for the next batch, which starts at once. A
-    connection always gets at least one run per batch. So a connection with a thousand queries that every
-    write affects takes its share of each batch, and a bystander's query (or one it shares) never waits
-    behind them for more than one batch.
+    It refills at ``MAX_RUN_SECONDS_PER_SECOND`` up to ``MAX_RUN_SECONDS_BURST``. A connection whose bucket is
+    empty gets no runs until it refills (its queries wait, and so do its Transitions): one connection holding a
+    thousand queries that every write affects takes that share of one thread, not all of it, so the thread
+    (and the GIL) stays free for the others. Kept by the batch thread across batches.
     """
 
-    def __init__(self, runs: int, seconds: float) -> None:
-        self.runs, self.seconds = runs, seconds
+    def __init__(self) -> None:
+        self._levels: weakref.WeakKeyDictionary[Any, tuple[float, float]] = weakref.WeakKeyDictionary()
+
+    def available(self, session: Any, now: float) -> float:
+        rate = float(reactive_settings.MAX_RUN_SECONDS_PER_SECOND)
+        burst = float(reactive_settings.MAX_RUN_SECONDS_BURST)
+        level, updated = self._levels.get(session, (burst, now))
+        return min(burst, level + (now - updated) * rate)
+
+    def spend(self, session: Any, seconds: float, now: float) -> None:
+        self._levels[session] = (self.available(session, now) - seconds, now)
+
+    def refill_delay(self, session: Any, now: float) -> float:
+        """Seconds until ``session`` may run again (0 if it may now)."""
+        missing = -self.available(session, now)
+        rate = float(reactive_settings.MAX_RUN_SECONDS_PER_SECOND)
+        return 0.0 if missing < 0 else (missing + 1e-6) / rate
+
+
+class FairShare:
+    """How much of one batch each connection's queries may take: ``runs`` runs and ``seconds`` of running,
+    and what its :class:`RunRates` bucket holds.
+
+    An instance runs while any of its subscribers (sessions) is within all three, and what it costs counts for
+    each of them; one whose every subscriber spent a batch budget waits for the next batch, which starts at once
+    (a connection with time left in its bucket gets at least one run per batch); one whose subscribers' buckets
+    are empty waits until one refills (:attr:`retry_after`). So a bystander's query (or one it shares) never
+    waits behind another connection's for more than that connection's share of one batch.
+    """
+
+    def __init__(self, runs: int, seconds: float, rates: RunRates) -> None:
+        self.runs, self.seconds, self.rates = runs, seconds, rates
         self._spent: dict[object, tuple[int, float]] = {}
+        self.now = time.monotonic()
+        # Seconds until a deferred instance may run: 0 when only a batch budget stopped it (run at once).
+        self.retry_after: float | None = None
 
     def allows(self, subscribers: Sequence[object]) -> bool:
-        if not subscribers:
+        if not subscribers or any(self._within(session) for session in subscribers):
             return True
-        return any(self._within(self._spent.get(session, (0, 0.0))) for session in subscribers)
+        # Deferred: to the next batch at once when a batch budget stopped it, or, when every subscriber's
+        # bucket is empty, until the first of them refills.
+        if all(self.rates.available(session, self.now) <= 0 for session in subscribers):
+            delay = min(self.rates.refill_delay(session, self.now) for session in subscribers)
+        else:
+            delay = 0.0
+        self.retry_after = delay if self.retry_after is None else min(self.retry_after, delay)
+        return False
 
-    def _within(self, spent: tuple[int, float]) -> bool:
-        runs, seconds = spent
+    def _within(self, session: object) -> bool:
+        if self.rates.available(session, self.now) <= 0:
+            return False
+        runs, seconds = self._spent.get(session, (0, 0.0))
         return runs == 0 or (runs < self.runs and seconds < self.seconds)
 
     def charge(self, subscribers: Sequence[object], seconds: float) -> None:
         for session in subscribers:
             runs, spent = self._spent.get(session, (0, 0.0))
             self._spent[session] = (runs + 1, spent + seconds)
+            self.rates.spend(session, seconds, self.now)
 
 
 def run_batch(
     index: ReadSetIndex[QueryInstance],
     work: BatchWork,
     after_ts: int | None,
+    rates: RunRates | None = None,
 ) -> BatchResult:
     """One batch in one snapshot (blocking; on the batch thread). ``after_ts``: the previous batch's snapshot."""
     with read_snapshot(reactive_settings.DATABASE) as connection:
@@ -108,6 +154,7 @@ def run_batch(
         share = FairShare(
             int(reactive_settings.MAX_BATCH_RUNS_PER_CONNECTION),
             float(reactive_settings.MAX_BATCH_SECONDS_PER_CONNECTION),
+            rates if rates is not None else RunRates(),
         )
         # Re-indexed (and remembered) only once every run succeeded: a batch that fails half-way is retried
         # against the read-sets its commits must be matched with, those of the runs before it.
@@ -133,7 +180,7 @@ def run_batch(
     for instance, run in runs.items():
         index.put(instance, run.readset)
         instance.last_run = run
-    return BatchResult(ts, runs, len(affected), deferred=deferred)
+    return BatchResult(ts, runs, len(affected), deferred=deferred, retry_after=share.retry_after or 0.0)
 
 
 def _diff(instance: QueryInstance, previous: Outcome, run: QueryRun) -> str | None:
@@ -172,6 +219,8 @@ class BatchThread:
         # Batches started so far: a batch numbered above a value read at some moment took its snapshot after it.
         self.started = 0
         self._deferred: list[QueryInstance] = []  # what the last batch deferred, for the next
+        self._rates = RunRates()
+        self._retry: threading.Timer | None = None
         self._wanted = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._main, name="reactive-batch", daemon=True)
@@ -186,7 +235,21 @@ class BatchThread:
     def stop(self) -> None:
         """Stop after the batch under way, if any (its result is not delivered)."""
         self._stopped.set()
+        if self._retry is not None:
+            self._retry.cancel()
         self._wanted.set()
+
+    def _wake_after(self, delay: float) -> None:
+        """Run the next batch at once, or (deferred work waiting for a connection's share to refill) later."""
+        if delay <= 0:
+            self._wanted.set()
+            return
+        if self._retry is not None:
+            self._retry.cancel()
+        # At most half a second: a refill, or a change of the settings, is picked up soon whatever the estimate.
+        self._retry = threading.Timer(min(delay, 0.5), self.wake)
+        self._retry.daemon = True
+        self._retry.start()
 
     def join(self, timeout: float) -> None:
         """Wait (at most ``timeout`` seconds) for the thread to end, after :meth:`stop`."""
@@ -219,7 +282,7 @@ class BatchThread:
         work.deferred = self._deferred
         close_old_connections()
         try:
-            result = run_batch(self.index, work, self.matched_ts)
+            result = run_batch(self.index, work, self.matched_ts, self._rates)
         except BaseException:
             self._give_back(work)
             raise
@@ -229,6 +292,6 @@ class BatchThread:
         self.matched_ts = result.ts
         self._deferred = result.deferred
         if self._deferred:
-            self._wanted.set()  # the next batch runs them, at once
+            self._wake_after(result.retry_after)
         if not self._stopped.is_set():
             self._deliver(result)

@@ -62,6 +62,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "MUTATION_RATE",
         "MESSAGE_RATE",
         "MAX_BATCH_SECONDS_PER_CONNECTION",
+        "MAX_RUN_SECONDS_PER_SECOND",
+        "MAX_RUN_SECONDS_BURST",
     ):
         value = getattr(reactive_settings, name)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:

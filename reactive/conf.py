@@ -58,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BATCH_RUNS_PER_CONNECTION": 100,
     # ... and the most seconds of running them (at least one run per connection and batch).
     "MAX_BATCH_SECONDS_PER_CONNECTION": 0.02,
+    # Over time: seconds of running one connection's queries per second on average, and at most at once. Past it,
+    # that connection's queries wait (and its Transitions with them) until its share refills.
+    "MAX_RUN_SECONDS_PER_SECOND": 0.5,
+    "MAX_RUN_SECONDS_BURST": 2.0,
     # Most mutations and actions one connection may have waiting or running.
     "MAX_PENDING_MUTATIONS": 100,
     # Mutations and actions one connection may start per second on average (a token bucket) ...

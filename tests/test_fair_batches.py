@@ -78,3 +78,37 @@ async def test_the_budget_in_seconds_leaves_each_connection_at_least_one_run() -
         await heavy.receive_until(lambda: all(heavy.values[i] == 1 for i in heavy_ids))
         await heavy.close()
     assert max(sizes) == 1 and sum(sizes) >= HEAVY
+
+
+async def test_a_connection_whose_share_of_the_thread_is_spent_waits_and_catches_up() -> None:
+    """MAX_RUN_SECONDS_PER_SECOND: a connection whose bucket empties gets no more runs until it refills, however
+    many of its queries a write affected and whatever the batch budget; then every one of them runs."""
+    with reactive_settings_with(MAX_QUERIES_PER_CONNECTION=HEAVY + 1):
+        heavy = ReactiveCommunicator()
+        await heavy.connect()
+        heavy_ids = [await heavy.subscribe("testing:channel_count", {"copy": n}) for n in range(HEAVY)]
+        bystander = ReactiveCommunicator()
+        await bystander.connect()
+        watched = await bystander.subscribe("testing:channel_count", {"copy": -1})
+        manager = get_manager()
+        batches: list[list[int]] = []
+        apply = manager._apply
+
+        def recording_apply(result: BatchResult) -> None:
+            batches.append(sorted(instance.args["copy"] for instance in result.runs))
+            apply(result)
+
+        manager._apply = recording_apply  # type: ignore[method-assign]
+        scarce = {"MAX_RUN_SECONDS_PER_SECOND": 1e-9, "MAX_RUN_SECONDS_BURST": 0.002}
+        with reactive_settings_with(
+            MAX_QUERIES_PER_CONNECTION=HEAVY + 1, MAX_BATCH_SECONDS_PER_CONNECTION=60, **scarce
+        ):
+            await sync_to_async(Channel.objects.create)(name="one")
+            await bystander.wait_for(watched, lambda value: value == 1)
+        await heavy.receive_until(lambda: all(heavy.values[i] == 1 for i in heavy_ids))  # refilled: all of them
+        await heavy.close()
+        await bystander.close()
+    first = next(batch for batch in batches if -1 in batch)
+    assert len(first) - 1 < HEAVY // 2  # the heavy connection ran what 2 ms allowed, not its 30 queries
+    ran = [copy for batch in batches for copy in batch if copy >= 0]
+    assert sorted(ran) == list(range(HEAVY))
