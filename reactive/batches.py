@@ -73,12 +73,16 @@ class RunRates:
 
     def __init__(self) -> None:
         self._levels: weakref.WeakKeyDictionary[Any, tuple[float, float]] = weakref.WeakKeyDictionary()
+        self.rate = self.burst = 0.0
+
+    def begin(self) -> None:
+        """Read the settings, once per batch."""
+        self.rate = float(reactive_settings.MAX_RUN_SECONDS_PER_SECOND)
+        self.burst = float(reactive_settings.MAX_RUN_SECONDS_BURST)
 
     def available(self, session: Any, now: float) -> float:
-        rate = float(reactive_settings.MAX_RUN_SECONDS_PER_SECOND)
-        burst = float(reactive_settings.MAX_RUN_SECONDS_BURST)
-        level, updated = self._levels.get(session, (burst, now))
-        return min(burst, level + (now - updated) * rate)
+        level, updated = self._levels.get(session, (self.burst, now))
+        return min(self.burst, level + (now - updated) * self.rate)
 
     def spend(self, session: Any, seconds: float, now: float) -> None:
         self._levels[session] = (self.available(session, now) - seconds, now)
@@ -86,8 +90,7 @@ class RunRates:
     def refill_delay(self, session: Any, now: float) -> float:
         """Seconds until ``session`` may run again (0 if it may now)."""
         missing = -self.available(session, now)
-        rate = float(reactive_settings.MAX_RUN_SECONDS_PER_SECOND)
-        return 0.0 if missing < 0 else (missing + 1e-6) / rate
+        return 0.0 if missing < 0 else (missing + 1e-6) / self.rate
 
 
 class FairShare:
@@ -103,7 +106,10 @@ class FairShare:
 
     def __init__(self, runs: int, seconds: float, rates: RunRates) -> None:
         self.runs, self.seconds, self.rates = runs, seconds, rates
+        rates.begin()
         self._spent: dict[object, tuple[int, float]] = {}
+        # Sessions whose bucket is empty (nothing refills it during a batch), with the seconds until it does.
+        self._empty: dict[object, float] = {}
         self.now = time.monotonic()
         # Seconds until a deferred instance may run: 0 when only a batch budget stopped it (run at once).
         self.retry_after: float | None = None
@@ -113,15 +119,18 @@ class FairShare:
             return True
         # Deferred: to the next batch at once when a batch budget stopped it, or, when every subscriber's
         # bucket is empty, until the first of them refills.
-        if all(self.rates.available(session, self.now) <= 0 for session in subscribers):
-            delay = min(self.rates.refill_delay(session, self.now) for session in subscribers)
+        if all(session in self._empty for session in subscribers):
+            delay = min(self._empty[session] for session in subscribers)
         else:
             delay = 0.0
         self.retry_after = delay if self.retry_after is None else min(self.retry_after, delay)
         return False
 
     def _within(self, session: object) -> bool:
+        if session in self._empty:
+            return False
         if self.rates.available(session, self.now) <= 0:
+            self._empty[session] = self.rates.refill_delay(session, self.now)
             return False
         runs, seconds = self._spent.get(session, (0, 0.0))
         return runs == 0 or (runs < self.runs and seconds < self.seconds)
@@ -148,7 +157,9 @@ def run_batch(
             if writes is None:
                 affected = index.keys()  # the outbox no longer holds what we missed: re-run everything
             else:
-                affected = index.affected(writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION)
+                affected = index.affected(
+                    writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION, known=set(work.deferred)
+                )
         runs: dict[QueryInstance, QueryRun] = {}
         deferred: list[QueryInstance] = []
         share = FairShare(

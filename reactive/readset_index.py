@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Container, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -131,14 +131,17 @@ class ReadSetIndex(Generic[K]):
         with self._lock:
             self._discard(key)
 
-    def affected(self, writes: Iterable[TableWrite], *, table_level: bool = False) -> list[K]:
-        """The keys whose read-sets ``writes`` may affect, by the exact rule of :mod:`reactive.readsets`."""
+    def affected(self, writes: Iterable[TableWrite], *, table_level: bool = False, known: Container[K] = ()) -> list[K]:
+        """The keys whose read-sets ``writes`` may affect, by the exact rule of :mod:`reactive.readsets`.
+
+        ``known``: keys that will re-run anyway (deferred by the previous batch): not matched again.
+        """
         writes = list(writes)
         if not writes:
             return []
         with self._lock:
             candidates = self._candidates(writes, table_level)
-            readsets = [(key, self._readsets[key]) for key in candidates]
+            readsets = [(key, self._readsets[key]) for key in candidates if key not in known]
         return [key for key, readset in readsets if readset_affected(readset, writes, table_level=table_level)]
 
     # --- internals (called with the lock held) ------------------------------------------------
