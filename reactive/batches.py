@@ -46,8 +46,10 @@ class BatchResult:
     runs: dict[QueryInstance, QueryRun]
     invalidated: int
     number: int = 0  # batches are numbered as they start (BatchThread.started)
-    # Instances due to run that waited for the next batch (their connections' budget was spent): not valid at ts.
+    # Instances due to run that waited for the next batch (their connections' budget was spent): not valid at ts;
+    # and those of them that were not waiting already (the loop marks these).
     deferred: list[QueryInstance] = field(default_factory=list)
+    newly_deferred: list[QueryInstance] = field(default_factory=list)
     # Seconds until the next batch may run a deferred instance (0: at once).
     retry_after: float = 0.0
 
@@ -88,9 +90,11 @@ class RunRates:
         self._levels[session] = (self.available(session, now) - seconds, now)
 
     def refill_delay(self, session: Any, now: float) -> float:
-        """Seconds until ``session`` may run again (0 if it may now)."""
-        missing = -self.available(session, now)
-        return 0.0 if missing < 0 else (missing + 1e-6) / self.rate
+        """Seconds until ``session``'s bucket holds a useful share again (a tenth of the burst, at most 50 ms of
+        running): waking for every trickle would run a batch, and check every waiting query, per run."""
+        quantum = min(self.burst / 10, 0.05)
+        missing = quantum - self.available(session, now)
+        return 0.0 if missing <= 0 else missing / self.rate
 
 
 class FairShare:
@@ -191,7 +195,11 @@ def run_batch(
     for instance, run in runs.items():
         index.put(instance, run.readset)
         instance.last_run = run
-    return BatchResult(ts, runs, len(affected), deferred=deferred, retry_after=share.retry_after or 0.0)
+    carried = set(work.deferred)
+    newly = [instance for instance in deferred if instance not in carried]
+    return BatchResult(
+        ts, runs, len(affected), deferred=deferred, newly_deferred=newly, retry_after=share.retry_after or 0.0
+    )
 
 
 def _diff(instance: QueryInstance, previous: Outcome, run: QueryRun) -> str | None:

@@ -314,7 +314,7 @@ class SubscriptionManager:
                     self._split_by_identity(instance)
             except Exception:
                 logger.exception("reactive: applying the result of %s failed", instance.spec.name)
-        for instance in result.deferred:
+        for instance in result.newly_deferred:
             instance.deferred = True  # its sessions wait for the batch that runs it
         metrics.INVALIDATIONS.inc(result.invalidated)
         self.applied_ts = result.ts
