@@ -87,7 +87,6 @@ class QueryRun:
     outcome: Outcome
     readset: ReadSet
     identity_read: bool
-    rows_read: int = 0
     journal: str | None = None
     # The encoded value (what ``outcome.value_json`` holds, as Python), for building a diff.
     value: Any = None
@@ -212,7 +211,7 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any, journal: 
             outcome = Outcome.failure(exc)
     if savepoint is not None:
         transaction.savepoint_commit(savepoint, using=reactive_settings.DATABASE)
-    return QueryRun(outcome, collector.readset, ctx.identity_read, collector.rows_read, journal, encoded)
+    return QueryRun(outcome, collector.readset, ctx.identity_read, journal, encoded)
 
 
 def call_nested(ctx: QueryCtx, ref: Any, kind: Kind, args: dict[str, Any]) -> Any:

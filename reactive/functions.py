@@ -185,6 +185,3 @@ def resolve(ref: str | Callable[..., Any], kind: Kind) -> FunctionSpec:
         raise FunctionNotFound(f"{spec.name} is a {spec.kind.value}, not a {kind.value}")
     return spec
 
-
-def all_functions() -> dict[str, FunctionSpec]:
-    return dict(_registry)

@@ -22,7 +22,6 @@ ALL_TABLES = "*"
 
 # Predicate operators. ``in`` holds a frozenset; ``isnull`` a bool.
 EQ, IN, LT, LTE, GT, GTE, ISNULL = "eq", "in", "lt", "lte", "gt", "gte", "isnull"
-OPERATORS = frozenset({EQ, IN, LT, LTE, GT, GTE, ISNULL})
 
 
 @dataclass(frozen=True)
@@ -80,17 +79,9 @@ class ReadSet:
         if read not in entries:
             entries.append(read)
 
-    def merge(self, other: ReadSet) -> None:
-        for entries in other.tables.values():
-            for entry in entries:
-                self.add(entry)
-
     @property
     def reads_everything(self) -> bool:
         return ALL_TABLES in self.tables
-
-    def is_empty(self) -> bool:
-        return not self.tables
 
 
 def _compatible(a: Any, b: Any, op_holds: Any) -> bool:

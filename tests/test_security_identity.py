@@ -125,7 +125,7 @@ def test_a_run_reads_its_users_row_only_when_it_reads_the_user() -> None:
         whoami = execute_query(lookup("testing:whoami", Kind.QUERY), {}, ann)
         echo = execute_query(lookup("testing:echo", Kind.QUERY), {"value": 1}, ann)
     assert whoami.identity_read and [read.pks for read in whoami.readset.tables["auth_user"]] == [frozenset({ann.pk})]
-    assert not echo.identity_read and echo.readset.is_empty()
+    assert not echo.identity_read and not echo.readset.tables
 
 
 # --- exactly-once records belong to who made them ---------------------------------------------------

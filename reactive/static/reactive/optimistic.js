@@ -42,7 +42,6 @@ class LocalStore {
 export class OptimisticView {
   constructor(logger) {
     this._logger = logger;
-    this._server = new Map(); // key -> result object from the server
     this._layers = []; // [{ mutationId, update(localStore) }] in mutation order
     /** key -> { name, args, value } | { name, args, error } : what subscribers see. */
     this.visible = new Map();
@@ -64,7 +63,6 @@ export class OptimisticView {
    */
   rebuild(server, dropped = new Set()) {
     if (dropped.size > 0) this._layers = this._layers.filter((layer) => !dropped.has(layer.mutationId));
-    this._server = server;
     const previous = this.visible;
     const next = new Map(server);
     const store = new LocalStore(next);

@@ -59,14 +59,6 @@ export class RequestManager {
     return ready;
   }
 
-  /** Forget a request that could not even be sent, rejecting it. */
-  abort(requestId, error) {
-    const request = this._inflight.get(requestId);
-    if (request === undefined) return;
-    this._inflight.delete(requestId);
-    request.reject(error);
-  }
-
   /**
    * A MutationResponse or ActionResponse. Returns the requests that are now done (their
    * outcome is set; the caller settles them after updating the UI), usually zero or one.
@@ -140,16 +132,6 @@ export class RequestManager {
     const all = [...this._inflight.values()];
     this._inflight.clear();
     return all;
-  }
-
-  get size() {
-    return this._inflight.size;
-  }
-
-  /** True while any mutation is unconfirmed. */
-  hasMutations() {
-    for (const request of this._inflight.values()) if (request.kind === "mutation") return true;
-    return false;
   }
 }
 
