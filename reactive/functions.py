@@ -184,4 +184,3 @@ def resolve(ref: str | Callable[..., Any], kind: Kind) -> FunctionSpec:
     if spec.kind is not kind:
         raise FunctionNotFound(f"{spec.name} is a {spec.kind.value}, not a {kind.value}")
     return spec
-
