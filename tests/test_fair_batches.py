@@ -7,8 +7,6 @@ connection still gets every result, at one snapshot.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -25,37 +23,48 @@ BUDGET = 5
 HEAVY = 30
 
 
+async def heavy_and_bystander() -> tuple[ReactiveCommunicator, list[int], ReactiveCommunicator, int]:
+    """A connection holding HEAVY queries that every channel write affects, and a bystander holding one."""
+    heavy = ReactiveCommunicator()
+    await heavy.connect()
+    heavy_ids = [await heavy.subscribe("testing:channel_count", {"copy": n}) for n in range(HEAVY)]
+    bystander = ReactiveCommunicator()
+    await bystander.connect()
+    watched = await bystander.subscribe("testing:channel_count", {"copy": -1})
+    return heavy, heavy_ids, bystander, watched
+
+
+def record_batches() -> list[tuple[list[int], int]]:
+    """From now on, each applied batch: the ``copy`` args of the instances it ran, and how many it deferred."""
+    manager = get_manager()
+    batches: list[tuple[list[int], int]] = []
+    apply = manager._apply
+
+    def recording_apply(result: BatchResult) -> None:
+        batches.append((sorted(instance.args["copy"] for instance in result.runs), len(result.deferred)))
+        apply(result)
+
+    manager._apply = recording_apply  # type: ignore[method-assign]
+    return batches
+
+
 async def test_a_connection_with_many_affected_queries_delays_others_by_at_most_a_batch() -> None:
     with reactive_settings_with(
         MAX_BATCH_RUNS_PER_CONNECTION=BUDGET,
         MAX_BATCH_SECONDS_PER_CONNECTION=60.0,
         MAX_QUERIES_PER_CONNECTION=HEAVY + 1,
     ):
-        heavy = ReactiveCommunicator()
-        await heavy.connect()
-        heavy_ids = [await heavy.subscribe("testing:channel_count", {"copy": n}) for n in range(HEAVY)]
-        bystander = ReactiveCommunicator()
-        await bystander.connect()
-        watched = await bystander.subscribe("testing:channel_count", {"copy": -1})
-        manager = get_manager()
-        batches: list[dict[str, Any]] = []
-        apply = manager._apply
-
-        def recording_apply(result: BatchResult) -> None:
-            copies = sorted(instance.args["copy"] for instance in result.runs)
-            batches.append({"copies": copies, "deferred": len(result.deferred)})
-            apply(result)
-
-        manager._apply = recording_apply  # type: ignore[method-assign]
+        heavy, heavy_ids, bystander, watched = await heavy_and_bystander()
+        batches = record_batches()
         await sync_to_async(Channel.objects.create)(name="one")
         await bystander.wait_for(watched, lambda value: value == 1)
         await heavy.receive_until(lambda: all(heavy.values[i] == 1 for i in heavy_ids))
         await heavy.close()
         await bystander.close()
-    first = next(batch for batch in batches if -1 in batch["copies"])
-    assert len(first["copies"]) <= BUDGET + 1  # the bystander's query, and the heavy connection's budget
-    assert first["deferred"] >= HEAVY - BUDGET
-    ran = [copy for batch in batches for copy in batch["copies"] if copy >= 0]
+    copies, deferred = next(batch for batch in batches if -1 in batch[0])
+    assert len(copies) <= BUDGET + 1  # the bystander's query, and the heavy connection's budget
+    assert deferred >= HEAVY - BUDGET
+    ran = [copy for batch, _deferred in batches for copy in batch if copy >= 0]
     assert sorted(ran) == list(range(HEAVY))  # every deferred query ran, once
 
 
@@ -65,18 +74,11 @@ async def test_the_budget_in_seconds_leaves_each_connection_at_least_one_run() -
         heavy = ReactiveCommunicator()
         await heavy.connect()
         heavy_ids = [await heavy.subscribe("testing:channel_count", {"copy": n}) for n in range(HEAVY)]
-        manager = get_manager()
-        sizes: list[int] = []
-        apply = manager._apply
-
-        def recording_apply(result: BatchResult) -> None:
-            sizes.append(len(result.runs))
-            apply(result)
-
-        manager._apply = recording_apply  # type: ignore[method-assign]
+        batches = record_batches()
         await sync_to_async(Channel.objects.create)(name="one")
         await heavy.receive_until(lambda: all(heavy.values[i] == 1 for i in heavy_ids))
         await heavy.close()
+    sizes = [len(copies) for copies, _deferred in batches]
     assert max(sizes) == 1 and sum(sizes) >= HEAVY
 
 
@@ -84,31 +86,20 @@ async def test_a_connection_whose_share_of_the_thread_is_spent_waits_and_catches
     """MAX_RUN_SECONDS_PER_SECOND: a connection whose bucket empties gets no more runs until it refills, however
     many of its queries a write affected and whatever the batch budget; then every one of them runs."""
     with reactive_settings_with(MAX_QUERIES_PER_CONNECTION=HEAVY + 1):
-        heavy = ReactiveCommunicator()
-        await heavy.connect()
-        heavy_ids = [await heavy.subscribe("testing:channel_count", {"copy": n}) for n in range(HEAVY)]
-        bystander = ReactiveCommunicator()
-        await bystander.connect()
-        watched = await bystander.subscribe("testing:channel_count", {"copy": -1})
-        manager = get_manager()
-        batches: list[list[int]] = []
-        apply = manager._apply
-
-        def recording_apply(result: BatchResult) -> None:
-            batches.append(sorted(instance.args["copy"] for instance in result.runs))
-            apply(result)
-
-        manager._apply = recording_apply  # type: ignore[method-assign]
-        scarce = {"MAX_RUN_SECONDS_PER_SECOND": 1e-9, "MAX_RUN_SECONDS_BURST": 0.002}
-        with reactive_settings_with(
-            MAX_QUERIES_PER_CONNECTION=HEAVY + 1, MAX_BATCH_SECONDS_PER_CONNECTION=60, **scarce
-        ):
+        heavy, heavy_ids, bystander, watched = await heavy_and_bystander()
+        batches = record_batches()
+        scarce = {
+            "MAX_RUN_SECONDS_PER_SECOND": 1e-9,
+            "MAX_RUN_SECONDS_BURST": 0.002,
+            "MAX_BATCH_SECONDS_PER_CONNECTION": 60,
+        }
+        with reactive_settings_with(MAX_QUERIES_PER_CONNECTION=HEAVY + 1, **scarce):
             await sync_to_async(Channel.objects.create)(name="one")
             await bystander.wait_for(watched, lambda value: value == 1)
         await heavy.receive_until(lambda: all(heavy.values[i] == 1 for i in heavy_ids))  # refilled: all of them
         await heavy.close()
         await bystander.close()
-    first = next(batch for batch in batches if -1 in batch)
-    assert len(first) - 1 < HEAVY // 2  # the heavy connection ran what 2 ms allowed, not its 30 queries
-    ran = [copy for batch in batches for copy in batch if copy >= 0]
+    copies, _deferred = next(batch for batch in batches if -1 in batch[0])
+    assert len(copies) - 1 < HEAVY // 2  # the heavy connection ran what 2 ms allowed, not its 30 queries
+    ran = [copy for batch, _deferred in batches for copy in batch if copy >= 0]
     assert sorted(ran) == list(range(HEAVY))
