@@ -88,13 +88,20 @@ class Recorder:
 
 
 async def open_counting(
-    url: str, *, compression: str | None = "deflate", open_timeout: float = CONNECT_TIMEOUT
+    url: str,
+    *,
+    compression: str | None = "deflate",
+    open_timeout: float = CONNECT_TIMEOUT,
+    local_address: str | None = None,
 ) -> CountingConnection:
     """A WebSocket to ``url`` that counts the bytes it receives.
 
     ``compression="deflate"`` offers permessage-deflate as browsers do; ``None`` offers nothing, so every
-    frame travels (and reaches the server) at its full size.
+    frame travels (and reaches the server) at its full size. ``local_address``: the address to connect from
+    (another loopback address looks like another machine to the server's limits per address).
     """
+    # Passed on to loop.create_connection.
+    local: dict[str, Any] = {"local_addr": (local_address, 0)} if local_address else {}
     ws = await connect(
         url,
         ping_interval=None,
@@ -103,6 +110,7 @@ async def open_counting(
         open_timeout=open_timeout,
         compression=compression,
         create_connection=CountingConnection,
+        **local,
     )
     assert isinstance(ws, CountingConnection)
     return ws
@@ -139,13 +147,14 @@ class SyncClient:
         self.version: dict[str, Any] = {"querySet": 0, "identity": 0, "ts": "AAAAAAAAAAA="}
         self.ready = asyncio.Event()
         self.compressed = False
+        self.local_address: str | None = None  # connect from this address (open_counting)
 
     @property
     def bytes_in(self) -> int:
         return self.ws.bytes_in if self.ws is not None else 0
 
     async def open(self) -> None:
-        ws = self.ws = await open_counting(self.url)
+        ws = self.ws = await open_counting(self.url, local_address=self.local_address)
         self.compressed = bool(ws.protocol.extensions)
         adds = [
             {
@@ -539,6 +548,9 @@ class Writer:
             self.pool.put_nowait(connection)
 
 
+BYSTANDER_ADDRESS = "127.0.0.2"
+
+
 class Bystander(SyncClient):
     """An honest session timing its own writes while others attack the server.
 
@@ -552,6 +564,7 @@ class Bystander(SyncClient):
 
     def __init__(self, base_url: str, channel_id: int, author: str, rate: float = 10.0, timeout: float = 10.0) -> None:
         super().__init__(base_url, channel_id, diffs=True)
+        self.local_address = BYSTANDER_ADDRESS  # not the attacker's (127.0.0.1): as another machine would
         self.author = author
         self.rate = rate
         self.timeout = timeout

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from reactive.conf import DEFAULTS
+
 from . import procstat
 from .attacks import ATTACKS
 from .servers import REPO_ROOT, Database, Server, child_setup, cpu_plan, run_db_tool
@@ -732,7 +734,9 @@ class Bench:
         database = self.database("sqlite")
         database_url = database.fresh()
         self.log(f"==> [{name}] {title}")
-        servers = self._servers(system, database_url)
+        # Every client of these runs comes from 127.0.0.1, as an attacker's sockets would from one address.
+        limits = {"MAX_CONNECTIONS_PER_ADDRESS": DEFAULTS["MAX_CONNECTIONS_PER_ADDRESS"]}
+        servers = self._servers(system, database_url, {"BENCH_REACTIVE": json.dumps({**system.reactive, **limits})})
         load_cpus = cpu_plan(1, o.pin)[1]
         channel = database.seed["channels"][0]
         loads: list[LoadProcess] = []

@@ -34,10 +34,12 @@ if _redis:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
-# METRICS_TOKEN: the harness reads /api/reactive/metrics with it (bench/servers.py).
+# METRICS_TOKEN: the harness reads /api/reactive/metrics with it (bench/servers.py). The load generator's thousands
+# of anonymous clients all come from 127.0.0.1: no limit per address (the hostile runs put back the default).
 REACTIVE: dict[str, Any] = {
     "BUS_GROUP": os.environ.get("BENCH_CHANNEL_PREFIX", "reactive-bench") + ".commits",
     "METRICS_TOKEN": "bench-metrics",
+    "MAX_CONNECTIONS_PER_ADDRESS": 1_000_000,
 }
 REACTIVE.update(json.loads(os.environ.get("BENCH_REACTIVE", "{}")))
 

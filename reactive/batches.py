@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,8 @@ class BatchWork:
     known_writes: Mapping[int, list[TableWrite]]
     # Instances the previous batch deferred: they run in this one (or are deferred again).
     deferred: list[QueryInstance] = field(default_factory=list)
+    # Instances nobody holds any more: they leave the index before this batch matches its commits.
+    dropped: list[QueryInstance] = field(default_factory=list)
 
 
 class RunRates:
@@ -118,6 +120,21 @@ class FairShare:
         # Seconds until a deferred instance may run: 0 when only a batch budget stopped it (run at once).
         self.retry_after: float | None = None
 
+    def order(self, instances: Iterable[QueryInstance]) -> list[tuple[QueryInstance, list[object]]]:
+        """Each instance (once) with its subscribers, those of the connections that ran least lately first.
+
+        The key is the fullest bucket among an instance's subscribers: a bystander's query runs before those of a
+        connection that has been taking its share, so it never waits behind them within a batch.
+        """
+        # The loop may change an instance's subscribers meanwhile: a copy, taken at once.
+        pairs: list[tuple[QueryInstance, list[object]]] = [
+            (instance, list(instance.subscribers)) for instance in dict.fromkeys(instances)
+        ]
+        levels: dict[object, float] = {
+            session: self.rates.available(session, self.now) for _i, subs in pairs for session in subs
+        }
+        return sorted(pairs, key=lambda pair: -max((levels[s] for s in pair[1]), default=0.0))
+
     def allows(self, subscribers: Sequence[object]) -> bool:
         if not subscribers or any(self._within(session) for session in subscribers):
             return True
@@ -146,13 +163,36 @@ class FairShare:
             self.rates.spend(session, seconds, self.now)
 
 
+# A batch that runs longer than this hands over what it has (a session whose queries all ran moves to its
+# snapshot without waiting for the rest: the queries of the connections that ran most lately, which run last,
+# FairShare.order), or, when a later commit is already waiting, gives way to the batch that will bring it.
+DELIVER_EVERY_SECONDS = 0.005
+
+
+@dataclass
+class Pacing:
+    """How a long batch shares its time (:data:`DELIVER_EVERY_SECONDS`); the batch thread gives both."""
+
+    deliver: Callable[[BatchResult], None]  # hands over the runs made so far, at the batch's snapshot
+    newer_work: Callable[[], bool]  # a later commit (or a new query) is waiting for a batch
+
+
 def run_batch(
     index: ReadSetIndex[QueryInstance],
     work: BatchWork,
     after_ts: int | None,
     rates: RunRates | None = None,
+    pacing: Pacing | None = None,
 ) -> BatchResult:
-    """One batch in one snapshot (blocking; on the batch thread). ``after_ts``: the previous batch's snapshot."""
+    """One batch in one snapshot (blocking; on the batch thread). ``after_ts``: the previous batch's snapshot.
+
+    With ``pacing``, every :data:`DELIVER_EVERY_SECONDS` while instances are still to run: when newer work
+    waits, the rest is deferred to the next batch (which starts at once); otherwise the runs made so far are
+    delivered (the instances still to run marked deferred in that result). The result returned holds the runs
+    made since the last delivery.
+    """
+    for instance in work.dropped:
+        index.discard(instance)
     with read_snapshot(reactive_settings.DATABASE) as connection:
         ts = commits.current_ts(connection)
         affected: list[QueryInstance] = []
@@ -164,42 +204,64 @@ def run_batch(
                 affected = index.affected(
                     writes, table_level=reactive_settings.TABLE_LEVEL_INVALIDATION, known=set(work.deferred)
                 )
+        invalidated = len(affected)
         runs: dict[QueryInstance, QueryRun] = {}
+        undelivered: dict[QueryInstance, QueryRun] = {}
         deferred: list[QueryInstance] = []
         share = FairShare(
             int(reactive_settings.MAX_BATCH_RUNS_PER_CONNECTION),
             float(reactive_settings.MAX_BATCH_SECONDS_PER_CONNECTION),
             rates if rates is not None else RunRates(),
         )
+        due = share.order([*work.initial, *work.deferred, *affected])
+        paced_at = time.perf_counter()
         # Re-indexed (and remembered) only once every run succeeded: a batch that fails half-way is retried
         # against the read-sets its commits must be matched with, those of the runs before it.
-        for instance in dict.fromkeys([*work.initial, *work.deferred, *affected]):
-            subscribers = list(instance.subscribers)  # the loop may change it meanwhile: a copy, taken at once
+        for position, (instance, subscribers) in enumerate(due):
+            if not subscribers:
+                continue  # every subscriber left: the loop drops it
             if not share.allows(subscribers):
                 deferred.append(instance)
                 continue
             started = time.perf_counter()
-            # The last run this thread made, which the loop may not have applied yet: its page end is the one to
-            # keep (reactive.pagination), and by the time this run is applied, its value is what clients hold.
-            last = instance.last_run
-            previous = None if last is None else last.outcome
-            journal = instance.journal if last is None else last.journal
-            # A failure of the function or of encoding its result or error fails this run only; only a
-            # broken connection escapes (and then the whole batch is retried).
-            run = execute_query(instance.spec, instance.args, instance.user, journal)
-            if previous is not None and previous.success and run.outcome.success and run.outcome != previous:
-                run.diff = (previous, _diff(instance, previous, run))
-            run.value = None  # only the diff needed it
-            runs[instance] = run
-            share.charge(subscribers, time.perf_counter() - started)
+            runs[instance] = undelivered[instance] = _run(instance)
+            finished = time.perf_counter()
+            share.charge(subscribers, finished - started)
+            if pacing is None or finished - paced_at < DELIVER_EVERY_SECONDS:
+                continue
+            rest = [i for i, subs in due[position + 1 :] if subs]
+            if not rest:
+                continue
+            if pacing.newer_work():
+                deferred.extend(rest)
+                break
+            later = [*deferred, *rest]
+            pacing.deliver(BatchResult(ts, undelivered, invalidated, deferred=later, newly_deferred=later))
+            undelivered, invalidated, paced_at = {}, 0, time.perf_counter()
     for instance, run in runs.items():
         index.put(instance, run.readset)
         instance.last_run = run
     carried = set(work.deferred)
     newly = [instance for instance in deferred if instance not in carried]
     return BatchResult(
-        ts, runs, len(affected), deferred=deferred, newly_deferred=newly, retry_after=share.retry_after or 0.0
+        ts, undelivered, invalidated, deferred=deferred, newly_deferred=newly, retry_after=share.retry_after or 0.0
     )
+
+
+def _run(instance: QueryInstance) -> QueryRun:
+    """Run one instance (in the batch's snapshot), with the diff from the value its clients hold."""
+    # The last run this thread made, which the loop may not have applied yet: its page end is the one to
+    # keep (reactive.pagination), and by the time this run is applied, its value is what clients hold.
+    last = instance.last_run
+    previous = None if last is None else last.outcome
+    journal = instance.journal if last is None else last.journal
+    # A failure of the function or of encoding its result or error fails this run only; only a
+    # broken connection escapes (and then the whole batch is retried).
+    run = execute_query(instance.spec, instance.args, instance.user, journal)
+    if previous is not None and previous.success and run.outcome.success and run.outcome != previous:
+        run.diff = (previous, _diff(instance, previous, run))
+    run.value = None  # only the diff needed it
+    return run
 
 
 def _diff(instance: QueryInstance, previous: Outcome, run: QueryRun) -> str | None:
@@ -239,23 +301,28 @@ class BatchThread:
         self.started = 0
         self._deferred: list[QueryInstance] = []  # what the last batch deferred, for the next
         self._rates = RunRates()
-        self._retry: threading.Timer | None = None
+        self._retry_at: float | None = None  # time.monotonic() of a batch the thread owes itself (deferred work)
         self._wanted = threading.Event()
+        self._give_way = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._main, name="reactive-batch", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def wake(self) -> None:
-        """Ask for a batch (from any thread); wakes that come while one runs make one more."""
+    def wake(self, *, give_way: bool = False) -> None:
+        """Ask for a batch (from any thread); wakes that come while one runs make one more.
+
+        ``give_way``: it brings something new to clients (a commit, a new query), so a batch under way gives way
+        to it (:class:`Pacing`) once it has run for :data:`DELIVER_EVERY_SECONDS`.
+        """
+        if give_way:
+            self._give_way.set()
         self._wanted.set()
 
     def stop(self) -> None:
         """Stop after the batch under way, if any (its result is not delivered)."""
         self._stopped.set()
-        if self._retry is not None:
-            self._retry.cancel()
         self._wanted.set()
 
     def _wake_after(self, delay: float) -> None:
@@ -263,12 +330,16 @@ class BatchThread:
         if delay <= 0:
             self._wanted.set()
             return
-        if self._retry is not None:
-            self._retry.cancel()
         # At most half a second: a refill, or a change of the settings, is picked up soon whatever the estimate.
-        self._retry = threading.Timer(min(delay, 0.5), self.wake)
-        self._retry.daemon = True
-        self._retry.start()
+        self._retry_at = time.monotonic() + min(delay, 0.5)
+
+    def _wait_for_work(self) -> None:
+        """Until a batch is wanted, or the one the thread owes itself is due."""
+        if self._retry_at is None:
+            self._wanted.wait()
+        elif not self._wanted.wait(max(0.0, self._retry_at - time.monotonic())):
+            self._wanted.set()
+        self._retry_at = None
 
     def join(self, timeout: float) -> None:
         """Wait (at most ``timeout`` seconds) for the thread to end, after :meth:`stop`."""
@@ -279,10 +350,11 @@ class BatchThread:
         delay = 0.05
         try:
             while True:
-                self._wanted.wait()
+                self._wait_for_work()
                 if self._stopped.is_set():
                     return
                 self._wanted.clear()
+                self._give_way.clear()
                 try:
                     self._batch()
                     delay = 0.05
@@ -300,8 +372,16 @@ class BatchThread:
         work = self._take_work()
         work.deferred = self._deferred
         close_old_connections()
+
+        def deliver_early(result: BatchResult) -> None:
+            result.number = number
+            if not self._stopped.is_set():
+                self._deliver(result)
+
         try:
-            result = run_batch(self.index, work, self.matched_ts, self._rates)
+            result = run_batch(
+                self.index, work, self.matched_ts, self._rates, Pacing(deliver_early, self._give_way.is_set)
+            )
         except BaseException:
             self._give_back(work)
             raise

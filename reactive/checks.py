@@ -82,6 +82,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         "MAX_INBOUND_BYTES",
         "MAX_INBOUND_MESSAGES",
         "MAX_CONNECTIONS_PER_USER",
+        "MAX_CONNECTIONS_PER_ADDRESS",
         "MAX_UNSENT_MESSAGES",
         "MAX_UNSENT_BYTES",
         "WORKER_THREADS",

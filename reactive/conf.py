@@ -68,8 +68,11 @@ DEFAULTS: dict[str, Any] = {
     "MUTATION_RATE": 50.0,
     # ... and at once: the size of that bucket.
     "MUTATION_BURST": 100,
-    # Most WebSocket connections one authenticated user may hold in one server process.
+    # Most WebSocket connections one authenticated user may hold in one server process ...
     "MAX_CONNECTIONS_PER_USER": 100,
+    # ... and connections without a signed-in user from one client address (scope["client"]: behind a reverse
+    # proxy, run Daphne with --proxy-headers, or every client has the proxy's address).
+    "MAX_CONNECTIONS_PER_ADDRESS": 200,
     # Messages one connection may send per second on average, of every type, and at once; past them the server
     # waits before it handles the next one (and reads nothing more from that connection meanwhile).
     "MESSAGE_RATE": 200.0,
@@ -97,6 +100,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBSOCKET_COMPRESSION": True,
     # Worker threads for mutations, actions and one-shot queries.
     "WORKER_THREADS": 8,
+    # Move the objects of start-up out of the garbage collector's full collections (gc.freeze()) when a process
+    # starts serving live queries: full collections then take a few milliseconds instead of tens (reactive.heap).
+    "GC_FREEZE": True,
 }
 
 

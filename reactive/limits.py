@@ -2,9 +2,9 @@
 
 Here: the checks of arguments (``MAX_ARGS_BYTES``, ``MAX_ARGS_DEPTH``) and results
 (``MAX_RESULT_BYTES``), the token bucket behind ``MUTATION_RATE``/``MUTATION_BURST``, and
-the count behind ``MAX_CONNECTIONS_PER_USER``. Applied elsewhere: ``MAX_MESSAGE_BYTES``
-(consumer, HTTP views), ``MAX_PENDING_MUTATIONS`` (the consumer makes a connection wait, as it
-does for ``MUTATION_RATE``) and ``MAX_UNSENT_MESSAGES`` (consumer),
+the counts behind ``MAX_CONNECTIONS_PER_USER`` and ``MAX_CONNECTIONS_PER_ADDRESS``.
+Applied elsewhere: ``MAX_MESSAGE_BYTES`` (consumer, HTTP views), ``MAX_PENDING_MUTATIONS``
+(the consumer makes a connection wait, as it does for ``MUTATION_RATE``) and ``MAX_UNSENT_MESSAGES`` (consumer),
 ``MAX_QUERIES_PER_CONNECTION`` and the Transition backlog (session), ``MAX_ROWS_READ``
 (:class:`reactive.tracking.ReadCollector`). Every error names its setting, so whoever
 hits a limit knows which one to raise.
@@ -82,29 +82,40 @@ class TokenBucket:
         return 0.0
 
 
-# Connections per user, counted per subscription manager (one per server process and event loop).
+# Connections per user, and those of no user per client address, counted per subscription manager (one per
+# server process and event loop).
 _connections: weakref.WeakKeyDictionary[Any, Counter[Any]] = weakref.WeakKeyDictionary()
 
+# Who a connection is counted as: ("user", pk), ("address", client address), or None (not counted: no address).
+ConnectionKey = tuple[str, Any] | None
 
-def _user_key(user: Any) -> Any:
-    return user.pk if getattr(user, "is_authenticated", False) else None
+
+def connection_key(user: Any, address: str | None) -> ConnectionKey:
+    """An authenticated user's connections count for the user, the others for the address they come from."""
+    if getattr(user, "is_authenticated", False):
+        return ("user", user.pk)
+    return None if address is None else ("address", address)
 
 
-def claim_connection(manager: Any, user: Any) -> bool:
-    """Count one more connection of ``user`` (anonymous ones are not counted); False at the limit."""
-    key = _user_key(user)
+def connection_limit(key: tuple[str, Any]) -> tuple[str, int]:
+    """The setting that bounds connections counted as ``key``, and its value."""
+    name = "MAX_CONNECTIONS_PER_USER" if key[0] == "user" else "MAX_CONNECTIONS_PER_ADDRESS"
+    return name, int(getattr(reactive_settings, name))
+
+
+def claim_connection(manager: Any, key: ConnectionKey) -> bool:
+    """Count one more connection as ``key`` (None is not counted); False at its limit."""
     if key is None:
         return True
     counts = _connections.setdefault(manager, Counter())
-    if counts[key] >= reactive_settings.MAX_CONNECTIONS_PER_USER:
+    if counts[key] >= connection_limit(key)[1]:
         return False
     counts[key] += 1
     return True
 
 
-def release_connection(manager: Any, user: Any) -> None:
-    """Forget one connection of ``user`` counted by :func:`claim_connection`."""
-    key = _user_key(user)
+def release_connection(manager: Any, key: ConnectionKey) -> None:
+    """Forget one connection counted as ``key`` by :func:`claim_connection`."""
     counts = _connections.get(manager)
     if key is None or counts is None:
         return
@@ -113,7 +124,7 @@ def release_connection(manager: Any, user: Any) -> None:
         del counts[key]
 
 
-def connection_count(manager: Any, user: Any) -> int:
+def connection_count(manager: Any, key: ConnectionKey) -> int:
+    """Connections counted as ``key`` now."""
     counts = _connections.get(manager)
-    key = _user_key(user)
     return 0 if counts is None or key is None else counts[key]

@@ -30,14 +30,18 @@ _MISSING = object()
 
 
 @dataclass
-class _TableIndex(Generic[K]):
-    """The postings of one table."""
+class _TableIndex:
+    """The postings of one table, by key number (:attr:`ReadSetIndex._numbers`).
 
-    readers: dict[K, int] = field(default_factory=dict)  # key -> how many of its entries read this table
-    scan: dict[K, int] = field(default_factory=dict)  # entries with predicates but no usable equality
-    by_pk: dict[Any, dict[K, int]] = field(default_factory=dict)
-    by_value: dict[str, dict[Any, dict[K, int]]] = field(default_factory=dict)  # column -> value -> keys
-    by_column: dict[str, dict[K, int]] = field(default_factory=dict)  # column -> every key indexed on it
+    Numbers, not keys: a dict holding only numbers (and pks) is one the garbage collector stops scanning, and
+    a server with a thousand live queries holds a hundred thousand such entries.
+    """
+
+    readers: dict[int, int] = field(default_factory=dict)  # key -> how many of its entries read this table
+    scan: dict[int, int] = field(default_factory=dict)  # entries with predicates but no usable equality
+    by_pk: dict[Any, dict[int, int]] = field(default_factory=dict)
+    by_value: dict[str, dict[Any, dict[int, int]]] = field(default_factory=dict)  # column -> value -> keys
+    by_column: dict[str, dict[int, int]] = field(default_factory=dict)  # column -> every key indexed on it
 
 
 # A posting: (table, kind, column, value). Kinds: reader, scan, pk, eq.
@@ -82,9 +86,13 @@ class ReadSetIndex(Generic[K]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._readsets: dict[K, ReadSet] = {}
-        self._postings: dict[K, list[_Posting]] = {}
-        self._everything: set[K] = set()
-        self._tables: dict[str, _TableIndex[K]] = {}
+        # Each key's number, and back; its postings as a tuple (of atoms: untracked by the garbage collector).
+        self._numbers: dict[K, int] = {}
+        self._keys: dict[int, K] = {}
+        self._next_number = 0
+        self._postings: dict[int, tuple[_Posting, ...]] = {}
+        self._everything: set[int] = set()
+        self._tables: dict[str, _TableIndex] = {}
 
     def __len__(self) -> int:
         return len(self._readsets)
@@ -101,7 +109,12 @@ class ReadSetIndex(Generic[K]):
                 for entry in entries:
                     postings.extend(self._entry_postings(table, entry))
         with self._lock:
-            old = self._postings.get(key)
+            number = self._numbers.get(key)
+            if number is None:
+                number = self._numbers[key] = self._next_number
+                self._keys[number] = key
+                self._next_number += 1
+            old = self._postings.get(number)
             if old is None:
                 added, removed = postings, []
             else:
@@ -111,15 +124,15 @@ class ReadSetIndex(Generic[K]):
             # A table's "reader" postings are added first and removed last: a table whose last reader
             # posting goes is dropped from the index.
             for posting in sorted(removed, key=lambda p: p[1] == "reader"):
-                self._unpost(key, posting)
+                self._unpost(number, posting)
             for posting in sorted(added, key=lambda p: p[1] != "reader"):
-                self._post(key, posting)
+                self._post(number, posting)
             self._readsets[key] = readset
-            self._postings[key] = postings
+            self._postings[number] = tuple(postings)
             if readset.reads_everything:
-                self._everything.add(key)
+                self._everything.add(number)
             else:
-                self._everything.discard(key)
+                self._everything.discard(number)
 
     def keys(self) -> list[K]:
         """Every indexed key."""
@@ -140,8 +153,8 @@ class ReadSetIndex(Generic[K]):
         if not writes:
             return []
         with self._lock:
-            candidates = self._candidates(writes, table_level)
-            readsets = [(key, self._readsets[key]) for key in candidates if key not in known]
+            keys = [self._keys[number] for number in self._candidates(writes, table_level)]
+            readsets = [(key, self._readsets[key]) for key in keys if key not in known]
         return [key for key, readset in readsets if readset_affected(readset, writes, table_level=table_level)]
 
     # --- internals (called with the lock held) ------------------------------------------------
@@ -159,7 +172,7 @@ class ReadSetIndex(Generic[K]):
                 postings.append((table, "eq", pinned[0], pinned[1]))
         return postings
 
-    def _post(self, key: K, posting: _Posting) -> None:
+    def _post(self, key: int, posting: _Posting) -> None:
         table, kind, column, value = posting
         index = self._tables.setdefault(table, _TableIndex())
         if kind == "reader":
@@ -172,7 +185,7 @@ class ReadSetIndex(Generic[K]):
             _add(index.by_value.setdefault(column, {}).setdefault(value, {}), key)
             _add(index.by_column.setdefault(column, {}), key)
 
-    def _unpost(self, key: K, posting: _Posting) -> None:
+    def _unpost(self, key: int, posting: _Posting) -> None:
         table, kind, column, value = posting
         index = self._tables[table]
         if kind == "reader":
@@ -198,15 +211,17 @@ class ReadSetIndex(Generic[K]):
     def _discard(self, key: K) -> None:
         if self._readsets.pop(key, None) is None:
             return
-        self._everything.discard(key)
-        for posting in sorted(self._postings.pop(key), key=lambda p: p[1] == "reader"):  # readers last
-            self._unpost(key, posting)
+        number = self._numbers.pop(key)
+        del self._keys[number]
+        self._everything.discard(number)
+        for posting in sorted(self._postings.pop(number), key=lambda p: p[1] == "reader"):  # readers last
+            self._unpost(number, posting)
 
-    def _candidates(self, writes: list[TableWrite], table_level: bool) -> set[K]:
-        found: set[K] = set(self._everything)
+    def _candidates(self, writes: list[TableWrite], table_level: bool) -> set[int]:
+        found: set[int] = set(self._everything)
         for write in writes:
             if write.table == ALL_TABLES:
-                return set(self._readsets)
+                return set(self._keys)
             index = self._tables.get(write.table)
             if index is None:
                 continue

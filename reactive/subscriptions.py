@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import commits, diffs, journals, metrics
+from . import commits, diffs, heap, journals, metrics
 from .batches import BatchResult, BatchThread, BatchWork
 from .conf import reactive_settings
 from .execution import Outcome, QueryRun
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("reactive")
 
 InstanceKey = tuple[str, str, str | None]
+# Dropped instances wait in memory for the next batch; this many start one (without any, one soon comes: polls).
+DROPPED_BEFORE_A_BATCH = 1_000
 _serials = itertools.count(1)
 
 
@@ -123,6 +125,9 @@ class SubscriptionManager:
         # Write-sets of this process's own commits not yet matched, by commit number (filled from any thread).
         self._local_writes: dict[int, list[TableWrite]] = {}
         self._initial: set[QueryInstance] = set()
+        # Instances nobody holds any more, to leave the index on the batch thread: forgetting the read-set of a
+        # query that read a thousand rows is a thousand postings, and a session may close with a thousand queries.
+        self._dropped: set[QueryInstance] = set()
         self._waiting: set[Session] = set()
         self.batches = BatchThread(self.index, self._take_work, self._give_back, self._deliver)
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,6 +140,7 @@ class SubscriptionManager:
     def start(self) -> None:
         from .bus import listen
 
+        heap.freeze_start_up()  # before any session holds a query
         self.batches.start()
         self._tasks = [
             self.loop.create_task(self._poll_loop(), name="reactive-poll"),
@@ -162,7 +168,7 @@ class SubscriptionManager:
         """A commit numbered ``ts`` happened (any process): run a batch if it is new to us."""
         matched = self.batches.matched_ts
         if matched is None or ts > matched:
-            self.batches.wake()
+            self.batches.wake(give_way=True)
 
     def notify_threadsafe(self, ts: int, writes: Mapping[int, list[TableWrite]] | None = None) -> None:
         """:meth:`notify` for a commit of this process; ``writes``: its write-sets, matched without the outbox."""
@@ -183,11 +189,14 @@ class SubscriptionManager:
             # Every new instance is taken: one whose subscribers all left has nobody to run for.
             initial = [i for i in self._initial if i.subscribers]
             self._initial.clear()
-            return BatchWork(initial, dict(self._local_writes))
+            dropped = list(self._dropped)
+            self._dropped.clear()
+            return BatchWork(initial, dict(self._local_writes), dropped=dropped)
 
     def _give_back(self, work: BatchWork) -> None:
         with self._lock:
             self._initial.update(work.initial)  # run them in the retried batch
+            self._dropped.update(work.dropped)
 
     def _deliver(self, result: BatchResult) -> None:
         with self._lock:
@@ -228,7 +237,7 @@ class SubscriptionManager:
         if created:
             with self._lock:
                 self._initial.add(instance)
-            self.batches.wake()
+            self.batches.wake(give_way=True)
         return instance
 
     def detach(self, session: Session, query_id: int, instance: QueryInstance) -> None:
@@ -240,10 +249,16 @@ class SubscriptionManager:
             del instance.subscribers[session]
         if not instance.subscribers and self.instances.get(instance.key) is instance:
             del self.instances[instance.key]
-            self.index.discard(instance)
-            with self._lock:
-                self._initial.discard(instance)
+            self._drop(instance)
             metrics.LIVE_INSTANCES.set(len(self.instances))
+
+    def _drop(self, instance: QueryInstance) -> None:
+        """Forget an instance nobody holds: it leaves the index in the next batch, before that batch matches."""
+        with self._lock:
+            self._initial.discard(instance)
+            self._dropped.add(instance)
+        if len(self._dropped) >= DROPPED_BEFORE_A_BATCH:
+            self.batches.wake()
 
     def forget_session(self, session: Session) -> None:
         self.sessions.discard(session)
@@ -268,9 +283,7 @@ class SubscriptionManager:
                 session.reattach(query_id)
         if existing is not None and existing is not instance:
             # Replaced at its key: its own detach would no longer find it there, so forget it here.
-            self.index.discard(existing)
-            with self._lock:
-                self._initial.discard(existing)
+            self._drop(existing)
             for session, ids in list(existing.subscribers.items()):
                 for query_id in list(ids):
                     session.reattach(query_id)
@@ -283,7 +296,7 @@ class SubscriptionManager:
         next_prune = loop.time() + reactive_settings.PRUNE_INTERVAL
         while not self._closed:
             await asyncio.sleep(reactive_settings.POLL_INTERVAL)
-            if self.instances:
+            if self.instances or self._dropped:
                 self.batches.wake()
             if loop.time() >= next_prune:
                 next_prune = loop.time() + reactive_settings.PRUNE_INTERVAL
@@ -304,7 +317,7 @@ class SubscriptionManager:
         changed: list[QueryInstance] = []
         for instance, run in result.runs.items():
             if self.instances.get(instance.key) is not instance:
-                self.index.discard(instance)  # every subscriber left while it ran
+                self._drop(instance)  # every subscriber left while it ran (and the run indexed it again)
                 continue
             try:
                 metrics.QUERY_RUNS.labels(instance.spec.name).inc()

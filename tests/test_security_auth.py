@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -17,8 +18,9 @@ from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 
 from reactive import tokens
-from reactive.limits import connection_count
+from reactive.limits import connection_count, connection_key
 from reactive.subscriptions import get_manager
+from reactive.sync import consumer
 from reactive.testing import ReactiveCommunicator
 
 from .helpers import post
@@ -117,14 +119,14 @@ async def test_a_token_expiring_in_use_reruns_the_queries_as_anonymous() -> None
     who = await client.subscribe("testing:whoami")
     await authenticate(client, token, 0)
     await client.wait_for(who, lambda value: value == "ann")
-    assert connection_count(get_manager(), ann) == 1
+    assert connection_count(get_manager(), connection_key(ann, None)) == 1
     assert (await client.wait_for_error(who))["errorMessage"] == "Authentication required"
     # authUpdateAttempted false: this AuthError answers no Authenticate; the client fetches a fresh token.
     assert client.others == [
         {"type": "AuthError", "error": "The token has expired", "baseVersion": 0, "authUpdateAttempted": False}
     ]
     assert client.version["identity"] == 1
-    assert connection_count(get_manager(), ann) == 0
+    assert connection_count(get_manager(), connection_key(ann, None)) == 0
     await authenticate(client, await issue(ann), 1)
     await client.wait_for(who, lambda value: value == "ann")
     await client.close()
@@ -304,6 +306,13 @@ def test_a_token_minted_with_a_token_never_outlives_it() -> None:
     assert Client().post("/api/reactive/token", headers={"Authorization": "Bearer forged"}).status_code == 401
 
 
+@pytest.fixture
+def quick_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refusals after a hundredth of a second instead of REFUSAL_DELAY_SECONDS."""
+    monkeypatch.setattr(consumer, "REFUSAL_DELAY_SECONDS", 0.01)
+
+
+@pytest.mark.usefixtures("quick_refusals")
 async def test_connections_per_user_are_limited() -> None:
     ann = await make_user("ann")
     with reactive_settings_with(MAX_CONNECTIONS_PER_USER=2):
@@ -317,7 +326,7 @@ async def test_connections_per_user_are_limited() -> None:
         assert closed["reason"] == (
             "TooManyConcurrentRequests: too many connections for this user (MAX_CONNECTIONS_PER_USER=2)"
         )
-        assert connection_count(get_manager(), ann) == 2
+        assert connection_count(get_manager(), connection_key(ann, None)) == 2
         # An anonymous connection is not counted, until it authenticates as ann.
         anonymous = ReactiveCommunicator()
         await anonymous.connect()
@@ -329,7 +338,63 @@ async def test_connections_per_user_are_limited() -> None:
         again = ReactiveCommunicator(user=ann)
         await again.connect()
         assert (await again.subscribe("testing:whoami")) in again.values
-        assert connection_count(get_manager(), ann) == 2
+        assert connection_count(get_manager(), connection_key(ann, None)) == 2
         await second.close()
         await again.close()
-    assert connection_count(get_manager(), ann) == 0
+    assert connection_count(get_manager(), connection_key(ann, None)) == 0
+
+
+def _from(address: str, user: User | None = None) -> ReactiveCommunicator:
+    client = ReactiveCommunicator(user=user)
+    client.communicator.scope["client"] = [address, 40000]
+    return client
+
+
+@pytest.mark.usefixtures("quick_refusals")
+async def test_connections_without_a_user_are_limited_per_address() -> None:
+    """MAX_CONNECTIONS_PER_ADDRESS: one address cannot open sockets until the process runs out of memory; a
+    signed-in user counts for the user instead, and signing in frees the address's slot."""
+    ann = await make_user("ann")
+    with reactive_settings_with(MAX_CONNECTIONS_PER_ADDRESS=2):
+        first, second = _from("10.0.0.1"), _from("10.0.0.1")
+        await first.connect()
+        await second.connect()
+        third = _from("10.0.0.1")
+        await third.connect()
+        closed = await close_event(third)
+        assert closed["code"] == 1013
+        assert closed["reason"] == (
+            "TooManyConcurrentRequests: too many connections for this address without a signed-in user "
+            "(MAX_CONNECTIONS_PER_ADDRESS=2)"
+        )
+        elsewhere, signed_in = _from("10.0.0.2"), _from("10.0.0.1", ann)
+        await elsewhere.connect()
+        await signed_in.connect()
+        assert await elsewhere.subscribe("testing:channel_count", {"copy": 0}) in elsewhere.values
+        assert await signed_in.subscribe("testing:channel_count", {"copy": 0}) in signed_in.values
+        assert connection_count(get_manager(), connection_key(None, "10.0.0.1")) == 2
+        await authenticate(first, await issue(ann), 0)  # now counted as ann: the address has room for one more
+        await first.receive_until(lambda: first.version["identity"] == 1)
+        assert connection_count(get_manager(), connection_key(None, "10.0.0.1")) == 1
+        fourth = _from("10.0.0.1")
+        await fourth.connect()
+        assert await fourth.subscribe("testing:channel_count", {"copy": 0}) in fourth.values
+        for client in (first, second, elsewhere, signed_in, fourth):
+            await client.close()
+    assert connection_count(get_manager(), connection_key(None, "10.0.0.1")) == 0
+
+
+async def test_a_refused_connection_is_answered_only_after_the_refusal_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that reconnects at once when turned away (or a flood of them) costs one handshake per socket
+    per REFUSAL_DELAY_SECONDS, not one per round trip."""
+    monkeypatch.setattr(consumer, "REFUSAL_DELAY_SECONDS", 0.5)
+    with reactive_settings_with(MAX_CONNECTIONS_PER_ADDRESS=1):
+        first, second = _from("10.0.0.1"), _from("10.0.0.1")
+        await first.connect()
+        answer = asyncio.get_running_loop().create_task(second.communicator.connect(timeout=5))
+        await asyncio.sleep(0.1)
+        assert not answer.done()  # not answered yet
+        connected, _code = await answer
+        assert connected
+        assert (await close_event(second))["code"] == 1013
+        await first.close()

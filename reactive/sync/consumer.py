@@ -29,7 +29,15 @@ from ..conf import reactive_settings
 from ..errors import ArgumentError, ProtocolError, ReactiveError
 from ..execution import Outcome, execute_action, execute_mutation
 from ..functions import Kind
-from ..limits import TokenBucket, check_args, claim_connection, release_connection
+from ..limits import (
+    ConnectionKey,
+    TokenBucket,
+    check_args,
+    claim_connection,
+    connection_key,
+    connection_limit,
+    release_connection,
+)
 from ..permissions import public_function
 from ..subscriptions import get_manager
 from ..threads import run_sync
@@ -55,6 +63,8 @@ CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 # Before closing, queued messages (a FatalError above all) get this long to reach a client that reads.
 _CLOSE_FLUSH_SECONDS = 5.0
+# A connection over MAX_CONNECTIONS_PER_USER / MAX_CONNECTIONS_PER_ADDRESS waits this long before it is told so.
+REFUSAL_DELAY_SECONDS = 1.0
 
 
 class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -69,6 +79,13 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         self.handshake_user = self.scope.get("user") or AnonymousUser()
         self.manager = get_manager()
+        self._closing = False
+        client = self.scope.get("client")
+        self._address: str | None = client[0] if client else None
+        self._counted: ConnectionKey = None  # what this connection is counted as (connections per user / address)
+        if not self._count_as(self.handshake_user):
+            await self._refuse(connection_key(self.handshake_user, self._address))
+            return
         self.session = Session(
             self.manager, self._enqueue_transition, self.handshake_user, reactive_settings.MAX_QUERIES_PER_CONNECTION
         )
@@ -83,20 +100,24 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._calls = TokenBucket(reactive_settings.MUTATION_RATE, reactive_settings.MUTATION_BURST, loop.time())
         self._messages = TokenBucket(reactive_settings.MESSAGE_RATE, reactive_settings.MESSAGE_BURST, loop.time())
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._counted: Any = None  # the user this connection is counted for (MAX_CONNECTIONS_PER_USER)
         self._token_expiry: asyncio.TimerHandle | None = None
         # A socket that never sends Connect would hold a session forever.
         self._connect_deadline: asyncio.TimerHandle | None = loop.call_later(
             float(reactive_settings.CONNECT_TIMEOUT), self._connect_timed_out
         )
-        self._closing = False
         self._last_sent = loop.time()
         await self.accept()
         metrics.CONNECTIONS.inc()
         self._writer = loop.create_task(self._write_loop())
         self._pinger = loop.create_task(self._ping_loop())
-        if not self._count_as(self.handshake_user):
-            await self._close(CLOSE_TRY_AGAIN_LATER, self._too_many_connections())
+
+    async def _refuse(self, key: ConnectionKey) -> None:
+        """Turn away a connection over its limit, slowly: a client that reconnects at once (or a flood of them)
+        costs a handshake per :data:`REFUSAL_DELAY_SECONDS` per socket it has open, not one per round trip."""
+        self._closing = True  # frames that arrive meanwhile are dropped
+        await asyncio.sleep(REFUSAL_DELAY_SECONDS)
+        await self.accept()
+        await self._send_close(CLOSE_TRY_AGAIN_LATER, self._too_many_connections(key))
 
     async def disconnect(self, code: int) -> None:
         self._release()
@@ -120,16 +141,19 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._outgoing.put_nowait((None, False))
         # Deliver what is queued to a client that reads; never wait long on one that does not.
         await asyncio.wait([self._writer], timeout=_CLOSE_FLUSH_SECONDS)
-        reason = reason.encode()[:123].decode(errors="ignore")
         try:
-            try:
-                await self.close(code=code, reason=reason)
-            except Exception:
-                # Daphne (autobahn) lets an application close only with 1000 or 3000-4999 and raises on the
-                # standard codes: send the private-range equivalent (1008 -> 4008, 1013 -> 4013, ...).
-                await self.close(code=4000 + code % 1000, reason=reason)
+            await self._send_close(code, reason)
         finally:
             self._release()
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        reason = reason.encode()[:123].decode(errors="ignore")
+        try:
+            await self.close(code=code, reason=reason)
+        except Exception:
+            # Daphne (autobahn) lets an application close only with 1000 or 3000-4999 and raises on the
+            # standard codes: send the private-range equivalent (1008 -> 4008, 1013 -> 4013, ...).
+            await self.close(code=4000 + code % 1000, reason=reason)
 
     # --- outgoing -------------------------------------------------------------------------
 
@@ -370,7 +394,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _switch_identity(self, user: Any, base_version: int, *, accepted: bool) -> bool:
         if not self._count_as(user):
-            await self._close(CLOSE_TRY_AGAIN_LATER, self._too_many_connections())
+            await self._close(CLOSE_TRY_AGAIN_LATER, self._too_many_connections(connection_key(user, self._address)))
             return False
         self.session.authenticate(user, base_version, accepted=accepted)
         return True
@@ -396,15 +420,21 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._token_expiry = None
 
     def _count_as(self, user: Any) -> bool:
-        """Count this connection for ``user`` instead; False (and no change) when ``user`` has too many."""
+        """Count this connection for ``user`` (or, anonymous, its address) instead; False (and no change) when
+        that one has too many."""
+        key = connection_key(user, self._address)
+        if key == self._counted:
+            return True
         release_connection(self.manager, self._counted)
-        if claim_connection(self.manager, user):
-            self._counted = user
+        if claim_connection(self.manager, key):
+            self._counted = key
             return True
         claim_connection(self.manager, self._counted)  # the slot it just gave back
         return False
 
     @staticmethod
-    def _too_many_connections() -> str:
-        limit = reactive_settings.MAX_CONNECTIONS_PER_USER
-        return f"TooManyConcurrentRequests: too many connections for this user (MAX_CONNECTIONS_PER_USER={limit})"
+    def _too_many_connections(key: ConnectionKey) -> str:
+        assert key is not None  # an uncounted connection is never refused
+        name, limit = connection_limit(key)
+        who = "this user" if key[0] == "user" else "this address without a signed-in user"
+        return f"TooManyConcurrentRequests: too many connections for {who} ({name}={limit})"
