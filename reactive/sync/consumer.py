@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 import time
 from typing import Any
 
@@ -63,8 +64,9 @@ CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 # Before closing, queued messages (a FatalError above all) get this long to reach a client that reads.
 _CLOSE_FLUSH_SECONDS = 5.0
-# A connection over MAX_CONNECTIONS_PER_USER / MAX_CONNECTIONS_PER_ADDRESS waits this long before it is told so.
-REFUSAL_DELAY_SECONDS = 1.0
+# A connection over MAX_CONNECTIONS_PER_USER / MAX_CONNECTIONS_PER_ADDRESS waits this long on average before it is
+# told so (from half to one and a half times it, at random: refusals of a flood do not come back in waves).
+REFUSAL_DELAY_SECONDS = 2.0
 
 
 class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -113,9 +115,9 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _refuse(self, key: ConnectionKey) -> None:
         """Turn away a connection over its limit, slowly: a client that reconnects at once (or a flood of them)
-        costs a handshake per :data:`REFUSAL_DELAY_SECONDS` per socket it has open, not one per round trip."""
+        costs a handshake per :data:`REFUSAL_DELAY_SECONDS` or so per socket it has open, not one per round trip."""
         self._closing = True  # frames that arrive meanwhile are dropped
-        await asyncio.sleep(REFUSAL_DELAY_SECONDS)
+        await asyncio.sleep(REFUSAL_DELAY_SECONDS * random.uniform(0.5, 1.5))
         await self.accept()
         await self._send_close(CLOSE_TRY_AGAIN_LATER, self._too_many_connections(key))
 
