@@ -15,20 +15,48 @@ import contextlib
 import logging
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .conf import reactive_settings
 from .readsets import TableWrite
 
-if TYPE_CHECKING:
-    from .subscriptions import SubscriptionManager
-
 logger = logging.getLogger("reactive")
 MESSAGE_TYPE = "reactive.commit"
 # Redis forgets group members after a day by default; re-join well before that.
 _REJOIN_SECONDS = 3600.0
+
+
+class CommitListener(Protocol):
+    """What hears of commits: each process's subscription manager (one per event loop)."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def notify(self, ts: int) -> None:
+        """A commit numbered ``ts`` happened, in another process (called on :attr:`loop`)."""
+
+    def notify_threadsafe(self, ts: int, writes: Mapping[int, list[TableWrite]] | None) -> None:
+        """A commit of this process, with its write-sets (called from any thread)."""
+
+    def wake(self) -> None:
+        """Catch up from the outbox (notifications may have been missed)."""
+
+
+_listeners: list[CommitListener] = []
+_listeners_lock = threading.Lock()
+
+
+def add_listener(listener: CommitListener) -> None:
+    """Tell ``listener`` of this process's commits from now on (:func:`listen` brings other processes')."""
+    with _listeners_lock:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: CommitListener) -> None:
+    with _listeners_lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
 
 
 def _shared_layer() -> Any | None:
@@ -49,9 +77,8 @@ def publish(ts: int, writes: Mapping[int, list[TableWrite]] | None = None) -> No
     ``writes``: the write-sets of the commits announced, by number, as stored in the outbox; this
     process's managers match them without reading the outbox. Other processes read it.
     """
-    from .subscriptions import running_managers
-
-    managers = running_managers()
+    with _listeners_lock:  # committed from worker threads while a loop may add or remove its listener
+        managers = [listener for listener in _listeners if not listener.loop.is_closed()]
     for manager in managers:
         manager.notify_threadsafe(ts, writes)
     layer = _shared_layer()
@@ -99,7 +126,7 @@ def _read_timeout(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError"
 
 
-async def listen(manager: SubscriptionManager) -> None:
+async def listen(manager: CommitListener) -> None:
     """Feed commit notifications from other processes to ``manager`` until cancelled.
 
     One channel for the life of the manager: a new channel per failure would leave a dead member in the

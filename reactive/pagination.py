@@ -33,7 +33,6 @@ from django.db.models import Model, Q, QuerySet
 from .codec import decode_value, encode_value
 from .conf import reactive_settings
 from .errors import LimitExceeded, ReactiveError
-from .validators import Object, Validator, v
 
 # The journal of a page marks its end; this one means "to the end of the range".
 END = "end"
@@ -69,39 +68,6 @@ def run_with_journal(incoming: str | None, run: Callable[[], Any]) -> tuple[Any,
         return run(), journal.outgoing
     finally:
         _journal.reset(token)
-
-
-# Options that never change a page (paginate ignores them): dropped, so that queries differing only by them
-# (the client's pagination ``id`` above all) share one instance instead of each costing a re-run.
-_PAGE_NEUTRAL_OPTIONS = ("id", "maximumRowsRead", "maximumBytesRead")
-
-
-class PaginationOpts(Object):
-    """``paginationOpts`` as clients (ours and Convex's) send it, without the options that never change a page."""
-
-    def __init__(self) -> None:
-        nullable_string: Validator = v.union(v.string(max_length=4096), v.literal(None))
-        super().__init__(
-            {
-                "numItems": v.int(min=1),
-                "cursor": nullable_string,
-                "endCursor": v.optional(nullable_string),
-                "id": v.optional(v.int()),
-                "maximumRowsRead": v.optional(v.float()),
-                "maximumBytesRead": v.optional(v.float()),
-            }
-        )
-
-    def validate(self, value: Any, path: str) -> dict[str, Any]:
-        opts = super().validate(value, path)
-        for name in _PAGE_NEUTRAL_OPTIONS:
-            opts.pop(name, None)
-        return opts
-
-
-def pagination_opts() -> Object:
-    """The validator of ``paginationOpts`` (see :class:`PaginationOpts`)."""
-    return PaginationOpts()
 
 
 @dataclass(frozen=True)

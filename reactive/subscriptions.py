@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import commits, diffs, heap, journals, metrics
+from . import bus, commits, diffs, heap, journals, metrics
 from .batches import BatchResult, BatchThread, BatchWork
 from .conf import reactive_settings
 from .execution import Outcome, QueryRun
@@ -138,18 +138,18 @@ class SubscriptionManager:
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        from .bus import listen
-
         heap.freeze_start_up()  # before any session holds a query
         self.batches.start()
+        bus.add_listener(self)
         self._tasks = [
             self.loop.create_task(self._poll_loop(), name="reactive-poll"),
-            self.loop.create_task(listen(self), name="reactive-bus"),
+            self.loop.create_task(bus.listen(self), name="reactive-bus"),
         ]
 
     def stop(self) -> None:
         """Stop the batch thread (from any thread); :meth:`close` also stops the tasks."""
         self._closed = True
+        bus.remove_listener(self)
         self.batches.stop()
 
     async def close(self) -> None:
@@ -365,11 +365,6 @@ def get_manager() -> SubscriptionManager:
         _managers[loop] = manager
         manager.start()
     return manager
-
-
-def running_managers() -> list[SubscriptionManager]:
-    # Called from worker threads while the loop may add a manager: iterate over a copy.
-    return [m for loop, m in list(_managers.items()) if not loop.is_closed() and not m._closed]
 
 
 async def reset_managers() -> None:

@@ -266,11 +266,37 @@ class _Namespace:
     @staticmethod
     def pagination_opts() -> Object:
         """``paginationOpts`` as clients send it (see :func:`reactive.paginate`)."""
-        from .pagination import pagination_opts
-
-        return pagination_opts()
+        return PaginationOpts()
 
 
 v = _Namespace()
 
 __all__: Sequence[str] = ["Invalid", "Validator", "v"]
+
+
+# Options that never change a page (paginate ignores them): dropped, so that queries differing only by them
+# (the client's pagination ``id`` above all) share one instance instead of each costing a re-run.
+_PAGE_NEUTRAL_OPTIONS = ("id", "maximumRowsRead", "maximumBytesRead")
+
+
+class PaginationOpts(Object):
+    """``paginationOpts`` as clients (ours and Convex's) send it, without the options that never change a page."""
+
+    def __init__(self) -> None:
+        nullable_string: Validator = v.union(v.string(max_length=4096), v.literal(None))
+        super().__init__(
+            {
+                "numItems": v.int(min=1),
+                "cursor": nullable_string,
+                "endCursor": v.optional(nullable_string),
+                "id": v.optional(v.int()),
+                "maximumRowsRead": v.optional(v.float()),
+                "maximumBytesRead": v.optional(v.float()),
+            }
+        )
+
+    def validate(self, value: Any, path: str) -> dict[str, Any]:
+        opts = super().validate(value, path)
+        for name in _PAGE_NEUTRAL_OPTIONS:
+            opts.pop(name, None)
+        return opts
