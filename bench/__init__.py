@@ -6,7 +6,7 @@ Modules:
 - :mod:`bench.servers` - Daphne processes and their databases (SQLite file, or a scratch PostgreSQL database);
 - :mod:`bench.loadgen` - the load-generating processes: protocol clients, polling clients, DCRF clients, writer,
   and the hostile-load runs' bystander and attacker;
-- :mod:`bench.client` - a lean sync-protocol client (diffs applied as reactive/diffs.py describes), and the
+- :mod:`bench.client` - a lean sync-protocol client (diffs applied as reactive/live/diffs.py describes), and the
   bystander that times its write round trips;
 - :mod:`bench.attacks` - the hostile clients of ``reactive_bench --hostile`` (docs/security.md, "Hostile load");
 - :mod:`bench.db` - database chores run in a child process (migrate + seed, commit times from the outbox);

@@ -1,7 +1,7 @@
 """Lean load-generating clients, one asyncio task each, many per process.
 
 - :class:`SyncClient` speaks the sync protocol (shared/PROTOCOL.md) over a real WebSocket, announces
-  the ``diffs`` extension and rebuilds diffed values with :func:`reactive.diffs.apply`; it checks
+  the ``diffs`` extension and rebuilds diffed values with :func:`reactive.live.diffs.apply`; it checks
   that every Transition starts where the previous one ended, as the official client does.
 - :class:`PollClient` polls ``POST /api/query`` once a second over a keep-alive HTTP/1.1 connection.
 - :class:`DcrfClient` subscribes to the djangochannelsrestframework observer of :mod:`bench.dcrf`.
@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from reactive.diffs import EXTENSION as DIFFS
-from reactive.diffs import apply as apply_diff
+from reactive.live.diffs import EXTENSION as DIFFS
+from reactive.live.diffs import apply as apply_diff
 
 MESSAGES_QUERY = 0
 USERS_QUERY = 1

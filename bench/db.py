@@ -4,7 +4,7 @@
     python -m bench.db commits --out FILE                              # message id -> commit time
 
 Commit time of a message: the ``created_at`` of the outbox row whose write-set inserted it.
-``reactive.commits.flush`` stamps it inside the mutation's transaction, right before COMMIT (the
+``reactive.commitlog.commits.flush`` stamps it inside the mutation's transaction, right before COMMIT (the
 clock row is locked from then on), so ``client receive time - created_at`` measures commit-to-client
 latency with the COMMIT statement itself included (conservative by that statement's duration).
 """
@@ -54,7 +54,7 @@ def setup(channels: int, messages: int, users: int) -> dict[str, Any]:
 
 def commit_times() -> dict[str, Any]:
     """``{"messages": {message id: [commit time (epoch s), channel id]}, "commits": n}`` from the outbox."""
-    from reactive.commits import decode_writes
+    from reactive.commitlog.commits import decode_writes
     from reactive.models import OutboxEntry
 
     times: dict[str, list[Any]] = {}

@@ -47,18 +47,19 @@ def main() -> None:
 
     import datetime
 
-    from reactive import diffs, values
-    from reactive.execution import execute_query
-    from reactive.functions import Kind, lookup
+    from reactive import values
+    from reactive.commitlog.snapshot import read_snapshot
+    from reactive.functions.execution import execute_query
+    from reactive.functions.registry import Kind, lookup
+    from reactive.live import diffs
     from reactive.readsets import EQ, Pred, TableWrite, readset_affected
-    from reactive.snapshot import read_snapshot
 
     spec = lookup("messages:list", Kind.QUERY)
     results: dict[str, float] = {}
     with read_snapshot("default"):
         channel = db_channel_ids()[4]
         results["execute_query(messages:list)"] = best_ms(lambda: execute_query(spec, {"channelId": channel}, None))
-        from reactive.context import QueryCtx
+        from reactive.functions.context import QueryCtx
 
         value = spec.func(QueryCtx(None), channelId=channel)
         results["encode result (to_json_value+encode+dumps)"] = best_ms(

@@ -17,7 +17,8 @@ class ReactiveConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, patches  # noqa: F401 - registers system checks
+        from . import checks  # noqa: F401 - registers system checks
+        from .capture import patches
 
         patches.install()
         pre_migrate.connect(_migration_started, dispatch_uid="reactive.pre_migrate")
@@ -26,13 +27,13 @@ class ReactiveConfig(AppConfig):
 
 
 def _migration_started(**kwargs: Any) -> None:
-    from .patches import set_migrating
+    from .capture.patches import set_migrating
 
     set_migrating(True)
 
 
 def _migration_finished(**kwargs: Any) -> None:
-    from .patches import set_migrating
+    from .capture.patches import set_migrating
 
     set_migrating(False)
 

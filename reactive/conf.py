@@ -86,7 +86,7 @@ DEFAULTS: dict[str, Any] = {
     # Origins besides the server's own allowed to open a WebSocket or call the HTTP API cross-origin, written as
     # in CSRF_TRUSTED_ORIGINS ("https://app.example.com", "https://*.example.com"); "*" allows any.
     "ALLOWED_ORIGINS": [],
-    # Lifetime of tokens from reactive.tokens.issue(), in seconds.
+    # Lifetime of tokens from reactive.security.tokens.issue(), in seconds.
     "TOKEN_MAX_AGE": 24 * 3600,
     # The HS256 key of reactive's tokens; None: SECRET_KEY (and SECRET_KEY_FALLBACKS while keys rotate).
     "TOKEN_SIGNING_KEY": None,
@@ -101,7 +101,7 @@ DEFAULTS: dict[str, Any] = {
     # Worker threads for mutations, actions and one-shot queries.
     "WORKER_THREADS": 8,
     # Move the objects of start-up out of the garbage collector's full collections (gc.freeze()) when a process
-    # starts serving live queries: full collections then take a few milliseconds instead of tens (reactive.heap).
+    # starts serving live queries: full collections then take a few milliseconds instead of tens (reactive.live.heap).
     "GC_FREEZE": True,
 }
 

@@ -78,7 +78,7 @@ class ReadOnlyError(ReactiveError):
 
 
 class LimitExceeded(ReactiveError):
-    """A limit of :mod:`reactive.limits` was reached; the message names the setting."""
+    """A limit of :mod:`reactive.security.limits` was reached; the message names the setting."""
 
     code = "limit_exceeded"
     default_message = "Limit exceeded"

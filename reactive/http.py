@@ -7,7 +7,7 @@ Request body: ``{"path": "messages:list", "args": [{...}], "format": "convex_enc
 ``400`` with a readable text for a malformed request, ``413`` for a body larger than
 ``MAX_MESSAGE_BYTES``.
 
-Requests are authenticated by :func:`reactive.auth.authentication_classes`: reactive's
+Requests are authenticated by :func:`reactive.security.auth.authentication_classes`: reactive's
 bearer tokens, then the project's DRF classes. Requests authenticated by the session cookie
 need Django's CSRF token (DRF's ``SessionAuthentication`` enforces it); requests with a
 bearer token carry no ambient authority a forged cross-site request could borrow, so they
@@ -25,15 +25,16 @@ from rest_framework import authentication, exceptions, parsers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from . import metrics, tokens
-from .auth import authentication_classes, credential_expiry
+from . import metrics
 from .conf import reactive_settings
 from .errors import ReactiveError
-from .execution import Outcome, execute_action, execute_mutation, execute_query_once
-from .functions import Kind
-from .limits import check_args
-from .origins import origin_allowed
-from .permissions import public_function
+from .functions.execution import Outcome, execute_action, execute_mutation, execute_query_once
+from .functions.permissions import public_function
+from .functions.registry import Kind
+from .security import tokens
+from .security.auth import authentication_classes, credential_expiry
+from .security.limits import check_args
+from .security.origins import origin_allowed
 from .values import EncodingError, decode
 
 FUNCTION_FAILED = 560
@@ -56,7 +57,7 @@ class _Text400(Exception):
 
 
 class _Authenticated(APIView):
-    """A view authenticated by :func:`reactive.auth.authentication_classes`, read at each request."""
+    """A view authenticated by :func:`reactive.security.auth.authentication_classes`, read at each request."""
 
     def get_authenticators(self) -> list[authentication.BaseAuthentication]:
         return [cls() for cls in authentication_classes()]

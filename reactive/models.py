@@ -30,7 +30,7 @@ class MutationRecord(models.Model):
 
     session_id = models.CharField(max_length=64)
     request_id = models.BigIntegerField()
-    # Who ran it (reactive.identity.identity_key): the outcome is given to no one else.
+    # Who ran it (reactive.functions.identity.identity_key): the outcome is given to no one else.
     identity = models.CharField(max_length=255)
     success = models.BooleanField()
     # The encoded JSON result (success) or the error message (failure).

@@ -20,7 +20,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from django.urls import re_path
 
-from .origins import OriginValidator
+from .security.origins import OriginValidator
 from .sync.consumer import SyncConsumer
 
 websocket_urlpatterns = [

@@ -21,7 +21,7 @@ from typing import Any
 
 from channels.testing import WebsocketCommunicator
 
-from . import diffs
+from .live import diffs
 from .values import decode_ts
 
 DEFAULT_TIMEOUT = 10.0

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from channels.layers import channel_layers
 
-from reactive.subscriptions import reset_managers
+from reactive.live.subscriptions import reset_managers
 from tests import fixture_functions  # noqa: F401 - registers the testing:* functions
 from tests.live import LiveServerFactory, live_servers
 

@@ -11,8 +11,8 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated, IsAuthentic
 
 from demo_project.chat.models import Channel
 from reactive import action, internal_action, internal_mutation, internal_query, mutation, query, v
-from reactive.context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 from reactive.errors import ReactiveError
+from reactive.functions.context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 
 
 @query(name="testing:echo", args={"value": v.any()})

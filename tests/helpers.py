@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 
 from demo_project.chat.models import Channel
+from reactive.live.subscriptions import instance_for
 from reactive.models import OutboxEntry
-from reactive.subscriptions import instance_for
 
 
 async def make_channels(*names: str) -> list[Channel]:

@@ -16,8 +16,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from reactive.live.subscriptions import get_manager
 from reactive.routing import websocket_application
-from reactive.subscriptions import get_manager
 from reactive.sync.session import Session
 from reactive.testing import ReactiveCommunicator
 

@@ -13,9 +13,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from demo_project.chat.models import Channel, Message
-from reactive import bus, commits
+from reactive.commitlog import bus, commits
+from reactive.live.subscriptions import get_manager
 from reactive.models import MutationRecord, OutboxEntry
-from reactive.subscriptions import get_manager
 from reactive.testing import ReactiveCommunicator
 
 from .helpers import eventually, runs_of

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from demo_project.chat.models import Channel, Message
-from reactive import diffs
-from reactive.execution import Outcome, QueryRun
-from reactive.functions import Kind, lookup
+from reactive.functions.execution import Outcome, QueryRun
+from reactive.functions.registry import Kind, lookup
+from reactive.live import diffs
+from reactive.live.subscriptions import QueryInstance
 from reactive.readsets import ReadSet
-from reactive.subscriptions import QueryInstance
 from reactive.testing import ReactiveCommunicator
 
 item = st.fixed_dictionaries({"_id": st.integers(0, 30), "body": st.sampled_from(["a", "b", "c"])})

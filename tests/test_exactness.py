@@ -19,12 +19,13 @@ from django.db.models.expressions import RawSQL
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from reactive import commits, patches
+from reactive.capture import patches
+from reactive.capture.sqltext import calls_unknown_function, is_write_sql, statements
+from reactive.capture.tracking import tracked
+from reactive.commitlog import commits
 from reactive.errors import ReadOnlyError
 from reactive.models import CommitClock
 from reactive.readsets import readset_affected
-from reactive.sqltext import calls_unknown_function, is_write_sql, statements
-from reactive.tracking import tracked
 from tests.recall.models import Author, Edition, Place, Post, Profile, Restaurant, Tag
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,11 +14,11 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from demo_project.chat.models import Channel
-from reactive import batches
-from reactive.batches import BatchResult, BatchWork, RunRates, run_batch
-from reactive.functions import lookup
-from reactive.readset_index import ReadSetIndex
-from reactive.subscriptions import QueryInstance, get_manager
+from reactive.functions.registry import lookup
+from reactive.live import batches
+from reactive.live.batches import BatchResult, BatchWork, RunRates, run_batch
+from reactive.live.readset_index import ReadSetIndex
+from reactive.live.subscriptions import QueryInstance, get_manager
 from reactive.testing import ReactiveCommunicator
 
 from .security_helpers import reactive_settings_with

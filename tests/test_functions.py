@@ -14,10 +14,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
 from demo_project.chat.models import Channel
-from reactive import functions, query, v
+from reactive import query, v
 from reactive.conf import reactive_settings
 from reactive.errors import ArgumentError, ConfigurationError
-from reactive.execution import validate_args
+from reactive.functions import registry as functions
+from reactive.functions.execution import validate_args
 from reactive.testing import ReactiveCommunicator
 from reactive.values import canonical_args, decode, dumps, encode, to_json_value
 

@@ -1,4 +1,4 @@
-"""reactive.heap: a process serving live queries takes its start-up heap out of full collections, once."""
+"""reactive.live.heap: a process serving live queries takes its start-up heap out of full collections, once."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ SCRIPT = textwrap.dedent(
     import django
     django.setup()
     from django.test import override_settings
-    from reactive import heap
-    from reactive.subscriptions import get_manager
+    from reactive.live import heap
+    from reactive.live.subscriptions import get_manager
 
     before = len(gc.get_objects())
     with override_settings(REACTIVE={"GC_FREEZE": sys.argv[1] == "on"}):

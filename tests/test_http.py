@@ -8,7 +8,7 @@ from django.test import Client
 
 from demo_project.chat.models import Channel, Message
 from demo_project.shop.models import Order
-from reactive import tokens
+from reactive.security import tokens
 
 from .helpers import post
 from .security_helpers import reactive_settings_with
@@ -162,7 +162,7 @@ def test_metrics_endpoint_is_prometheus_text_for_staff_or_the_metrics_token() ->
 def test_an_ipv6_origin_is_compared_with_the_host_and_port_of_the_request() -> None:
     from django.test import RequestFactory
 
-    from reactive.origins import origin_allowed
+    from reactive.security.origins import origin_allowed
 
     request = RequestFactory().get("/", HTTP_HOST="[::1]:8000")
     assert origin_allowed("http://[::1]:8000", request)

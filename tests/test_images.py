@@ -11,8 +11,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reactive.images import UNKNOWN, stored_value
-from reactive.sqltext import is_write_sql, statements
+from reactive.capture.images import UNKNOWN, stored_value
+from reactive.capture.sqltext import is_write_sql, statements
 from tests.recall.models import Author, Post
 
 pytestmark = pytest.mark.django_db

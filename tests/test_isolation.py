@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from reactive import diffs
+from reactive.live import diffs
 from reactive.testing import ReactiveCommunicator
 
 from .helpers import post

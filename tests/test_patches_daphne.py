@@ -1,4 +1,4 @@
-"""Daphne's WebSocket frames reach the socket when they are sent (reactive.patches._write_now)."""
+"""Daphne's WebSocket frames reach the socket when they are sent (reactive.capture.patches._write_now)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.selectreactor import SelectReactor
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 
-from reactive import patches
+from reactive.capture import patches
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reactive.readset_index import ReadSetIndex
+from reactive.live.readset_index import ReadSetIndex
 from reactive.readsets import (
     ALL_TABLES,
     EQ,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
-from reactive import commits
+from reactive.commitlog import commits
 from reactive.readsets import TableWrite, readset_affected
 from tests.live import current_database_name
 from tests.recall import ops

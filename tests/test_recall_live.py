@@ -20,7 +20,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
-from reactive import commits
+from reactive.commitlog import commits
 from tests.live import LiveServerFactory, current_database_name
 from tests.recall import ops
 from tests.recall.harness import Problems, dumps, rounds, run_spec, seed

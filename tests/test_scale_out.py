@@ -28,9 +28,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
 
 from demo_project.chat.models import Channel, Message
-from reactive import commits
+from reactive.commitlog import commits
+from reactive.commitlog.snapshot import read_snapshot
 from reactive.models import MutationRecord, OutboxEntry
-from reactive.snapshot import read_snapshot
 from reactive.values import decode_ts
 from tests.live import LIVE_DB_ENV, REPO_ROOT, LiveServer, LiveServerFactory, current_database_name, free_port
 from tests.ws_client import SyncClient

@@ -17,9 +17,9 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 
-from reactive import tokens
-from reactive.limits import connection_count, connection_key
-from reactive.subscriptions import get_manager
+from reactive.live.subscriptions import get_manager
+from reactive.security import tokens
+from reactive.security.limits import connection_count, connection_key
 from reactive.sync import consumer
 from reactive.testing import ReactiveCommunicator
 

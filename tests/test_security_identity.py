@@ -9,13 +9,13 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group, Permission, User
 
 from demo_project.chat.models import Channel
-from reactive import tokens
+from reactive.commitlog.snapshot import read_snapshot
 from reactive.conf import reactive_settings
 from reactive.errors import IdentityMismatch
-from reactive.execution import Outcome, execute_mutation, execute_query
-from reactive.functions import FunctionSpec, Kind, lookup
+from reactive.functions.execution import Outcome, execute_mutation, execute_query
+from reactive.functions.registry import FunctionSpec, Kind, lookup
 from reactive.models import MutationRecord
-from reactive.snapshot import read_snapshot
+from reactive.security import tokens
 from reactive.testing import ReactiveCommunicator
 
 from .security_helpers import make_user

@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from demo_project.chat.models import Channel
 from demo_project.shop.models import Order, Payment
-from reactive import tokens
+from reactive.security import tokens
 from reactive.testing import ReactiveCommunicator
 
 from .helpers import post

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reactive.subscriptions import get_manager
+from reactive.live.subscriptions import get_manager
 from reactive.sync.session import MAX_UNSENT_TRANSITIONS
 from reactive.testing import ReactiveCommunicator
 

@@ -11,9 +11,9 @@ from django.contrib.auth.models import User
 
 from demo_project.chat.models import Channel, Message, Notification
 from demo_project.shop.models import Order, Payment
-from reactive import tokens
+from reactive.live.subscriptions import instance_for
 from reactive.models import MutationRecord
-from reactive.subscriptions import instance_for
+from reactive.security import tokens
 from reactive.testing import ReactiveCommunicator
 
 from .helpers import make_channels

@@ -8,10 +8,10 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 
 from demo_project.chat.models import Channel, Message
+from reactive.capture.tracking import tracked
+from reactive.capture.writes import buffer_for
 from reactive.errors import ReadOnlyError
 from reactive.readsets import ALL_TABLES, EQ, IN, Pred, TableRead
-from reactive.tracking import tracked
-from reactive.writes import buffer_for
 
 pytestmark = pytest.mark.django_db
 
@@ -111,6 +111,6 @@ def test_transaction_control_is_not_a_read() -> None:
     ],
 )
 def test_raw_write_detection(sql: str, write: bool) -> None:
-    from reactive.sqltext import is_write_sql
+    from reactive.capture.sqltext import is_write_sql
 
     assert is_write_sql(sql) is write

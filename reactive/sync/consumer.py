@@ -25,12 +25,15 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 
-from .. import auth, metrics
+from .. import metrics
 from ..conf import reactive_settings
 from ..errors import ArgumentError, ProtocolError, ReactiveError
-from ..execution import Outcome, execute_action, execute_mutation
-from ..functions import Kind
-from ..limits import (
+from ..functions.execution import Outcome, execute_action, execute_mutation
+from ..functions.permissions import public_function
+from ..functions.registry import Kind
+from ..live.subscriptions import get_manager
+from ..security import auth
+from ..security.limits import (
     ConnectionKey,
     TokenBucket,
     check_args,
@@ -39,8 +42,6 @@ from ..limits import (
     connection_limit,
     release_connection,
 )
-from ..permissions import public_function
-from ..subscriptions import get_manager
 from ..threads import run_sync
 from ..values import EncodingError, decode
 from . import protocol

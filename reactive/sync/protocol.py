@@ -195,7 +195,7 @@ def query_updated(query_id: int, value_json: str, journal: str | None = None) ->
 
 
 def query_diffed(query_id: int, diff_json: str, journal: str | None = None) -> str:
-    """A QueryUpdated carrying a diff (reactive.diffs) instead of the value; only for clients that asked."""
+    """A QueryUpdated carrying a diff (reactive.live.diffs) instead of the value; only for clients that asked."""
     return '{"type":"QueryUpdated","queryId":%d,"diff":%s,"logLines":[],"journal":%s}' % (
         query_id,
         diff_json,

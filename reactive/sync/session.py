@@ -19,13 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import diffs, journals, metrics
+from .. import metrics
 from ..errors import ArgumentError, FunctionNotFound, LimitExceeded, ProtocolError
-from ..execution import Outcome, validate_args
-from ..functions import FunctionSpec, Kind
-from ..limits import check_args
-from ..permissions import public_function
-from ..subscriptions import QueryInstance, SubscriptionManager
+from ..functions import journals
+from ..functions.execution import Outcome, validate_args
+from ..functions.permissions import public_function
+from ..functions.registry import FunctionSpec, Kind
+from ..live import diffs
+from ..live.subscriptions import QueryInstance, SubscriptionManager
+from ..security.limits import check_args
 from ..values import EncodingError, canonical_args, decode
 from . import protocol
 
@@ -59,7 +61,7 @@ class SessionQuery:
         return (self.instance.serial, self.instance.version)
 
     def journal(self) -> str | None:
-        """The journal to send the client (signed: reactive.journals)."""
+        """The journal to send the client (signed: reactive.functions.journals)."""
         return None if self.instance is None else self.instance.client_journal()
 
     def outcome(self) -> Outcome:

@@ -68,7 +68,7 @@ def django_tests_dir() -> Path:
 
 @contextlib.contextmanager
 def _tracked_test() -> Iterator[None]:
-    from reactive.tracking import tracked
+    from reactive.capture.tracking import tracked
 
     with tracked(read_only=False):
         yield

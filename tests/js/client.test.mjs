@@ -277,7 +277,7 @@ describe("authentication", () => {
       [
         "from django.contrib.auth import get_user_model",
         "from demo_project.chat.models import Notification",
-        "from reactive import tokens",
+        "from reactive.security import tokens",
         `user = get_user_model().objects.create(username="${username}")`,
         'Notification.objects.create(user=user, text="for you")',
         "print(tokens.issue(user))",

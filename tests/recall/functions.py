@@ -7,7 +7,7 @@ import string
 from typing import Any
 
 from reactive import mutation, query, v
-from reactive.context import MutationCtx, QueryCtx
+from reactive.functions.context import MutationCtx, QueryCtx
 
 from . import ops, specs
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 
+from reactive.capture.tracking import tracked
+from reactive.commitlog.snapshot import read_snapshot
 from reactive.conf import reactive_settings
-from reactive.execution import execute_query
-from reactive.functions import Kind, resolve
+from reactive.functions.execution import execute_query
+from reactive.functions.registry import Kind, resolve
 from reactive.readsets import ReadSet
-from reactive.snapshot import read_snapshot
-from reactive.tracking import tracked
 
 from .specs import Spec, evaluate
 

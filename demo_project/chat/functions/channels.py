@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reactive import mutation, query, v
-from reactive.context import MutationCtx, QueryCtx
-from reactive.errors import ReactiveError
+from reactive import MutationCtx, QueryCtx, ReactiveError, mutation, query, v
 
 from ..models import Channel
 

@@ -6,8 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from reactive import mutation, paginate, query, v
-from reactive.context import MutationCtx, QueryCtx
+from reactive import MutationCtx, QueryCtx, mutation, paginate, query, v
 
 from ..models import Channel, Message
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reactive import query
-from reactive.context import QueryCtx
+from reactive import QueryCtx, query
 
 from ..models import Notification
 

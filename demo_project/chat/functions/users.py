@@ -6,8 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from reactive import query, v
-from reactive.context import QueryCtx
+from reactive import QueryCtx, query, v
 
 User = get_user_model()
 

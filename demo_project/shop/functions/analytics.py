@@ -7,8 +7,7 @@ from django.db.models import Sum
 
 from demo_project.chat.models import Channel, Message
 from demo_project.tasks.models import Task
-from reactive import query
-from reactive.context import QueryCtx
+from reactive import QueryCtx, query
 
 from ..models import Payment
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reactive import mutation, query, v
-from reactive.context import MutationCtx, QueryCtx
+from reactive import MutationCtx, QueryCtx, mutation, query, v
 
 from ..models import Order
 

@@ -7,9 +7,7 @@ import secrets
 
 from django.conf import settings
 
-from reactive import action, internal_mutation, v
-from reactive.context import AsyncActionCtx, MutationCtx
-from reactive.errors import ReactiveError
+from reactive import AsyncActionCtx, MutationCtx, ReactiveError, action, internal_mutation, v
 
 from ..models import Order, Payment
 

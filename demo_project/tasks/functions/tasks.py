@@ -6,9 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from reactive import mutation, query, v
-from reactive.context import MutationCtx, QueryCtx
-from reactive.errors import ReactiveError
+from reactive import MutationCtx, QueryCtx, ReactiveError, mutation, query, v
 
 from ..models import Task
 

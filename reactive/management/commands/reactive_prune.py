@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from reactive.commits import prune
+from reactive.commitlog.commits import prune
 from reactive.conf import reactive_settings
 
 

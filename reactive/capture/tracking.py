@@ -1,7 +1,7 @@
 """Read tracking: turn the SELECTs a query function runs into a :class:`ReadSet`.
 
 Only active inside :func:`tracked` (a ``ContextVar``, reset in ``finally``). The ORM hook
-in :mod:`reactive.patches` calls :func:`analyse_select` for each compiled SELECT and
+in :mod:`reactive.capture.patches` calls :func:`analyse_select` for each compiled SELECT and
 :func:`record_rows` with the rows it returned. Whatever cannot be analysed is widened:
 an unanalysable predicate is dropped (a conjunction minus a term matches more rows),
 a disjunction or negation is dropped whole, a table seen only in the SQL text is read
@@ -28,10 +28,10 @@ from django.db.models.sql.query import Query
 from django.db.models.sql.subqueries import AggregateQuery
 from django.db.models.sql.where import AND, ExtraWhere, WhereNode
 
-from .conf import reactive_settings
-from .errors import LimitExceeded
+from ..conf import reactive_settings
+from ..errors import LimitExceeded
+from ..readsets import ALL_TABLES, EQ, GT, GTE, IN, ISNULL, LT, LTE, Pred, ReadSet, TableRead
 from .images import UNKNOWN, stored_value
-from .readsets import ALL_TABLES, EQ, GT, GTE, IN, ISNULL, LT, LTE, Pred, ReadSet, TableRead
 
 
 @dataclass

@@ -37,10 +37,10 @@ def _credentials(request: Request) -> str | None:
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <token>`` with a token from :func:`reactive.tokens.issue`.
+    """``Authorization: Bearer <token>`` with a token from :func:`reactive.security.tokens.issue`.
 
     A token that is not a valid one of reactive's is left to the classes after this one;
-    ``request.auth`` is the token's :class:`~reactive.tokens.TokenIdentity`.
+    ``request.auth`` is the token's :class:`~reactive.security.tokens.TokenIdentity`.
     """
 
     def authenticate(self, request: Request) -> tuple[Any, TokenIdentity] | None:

@@ -1,6 +1,6 @@
 """Journals as clients hold them: signed by the server for one query, and accepted back only then.
 
-A journal pins a paginated query's page end (:mod:`reactive.pagination`) and is part of its
+A journal pins a paginated query's page end (:mod:`reactive.functions.pagination`) and is part of its
 instance's key, so a journal of the client's choosing would let one client hold any number of
 copies of one query, each re-run on every write. So a client gets each journal signed (Django's
 signing, keyed by ``SECRET_KEY``) for that function and those arguments, and a journal it sends
@@ -15,8 +15,8 @@ from typing import Any
 
 from django.core import signing
 
-from .conf import reactive_settings
-from .errors import LimitExceeded
+from ..conf import reactive_settings
+from ..errors import LimitExceeded
 
 
 def _signer(name: str, cargs: str) -> signing.Signer:

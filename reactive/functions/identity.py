@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AnonymousUser
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
 
 ANONYMOUS = "anonymous"
 
@@ -35,6 +35,9 @@ def current_user(claimed: Any) -> AbstractBaseUser | AnonymousUser:
     write to the user re-runs the query. Groups and permissions are read by the checks that
     use them (``has_perm``, ``user.groups``), from this fresh object, whose caches are empty.
     """
+    # Imported here: the package's public API (reactive.QueryCtx) is imported before the app registry is ready.
+    from django.contrib.auth.models import AnonymousUser
+
     if claimed is None:
         return AnonymousUser()
     if not getattr(claimed, "is_authenticated", False):

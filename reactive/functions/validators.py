@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import models
 
-from .values import fits_int64
+from ..values import fits_int64
 
 
 class Invalid(Exception):

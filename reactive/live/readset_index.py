@@ -23,7 +23,7 @@ from collections.abc import Container, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .readsets import ALL_TABLES, EQ, Conjunction, ReadSet, TableRead, TableWrite, readset_affected
+from ..readsets import ALL_TABLES, EQ, Conjunction, ReadSet, TableRead, TableWrite, readset_affected
 
 K = TypeVar("K", bound=Hashable)
 _MISSING = object()

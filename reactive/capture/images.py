@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import models
 
-from .readsets import EQ, ISNULL, Pred
+from ..readsets import EQ, ISNULL, Pred
 
 # A value whose stored form is not known.
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()

@@ -30,9 +30,9 @@ from typing import Any
 from django.core import signing
 from django.db.models import Model, Q, QuerySet
 
-from .codec import decode_value, encode_value
-from .conf import reactive_settings
-from .errors import LimitExceeded, ReactiveError
+from ..conf import reactive_settings
+from ..db_values import decode_value, encode_value
+from ..errors import LimitExceeded, ReactiveError
 
 # The journal of a page marks its end; this one means "to the end of the range".
 END = "end"

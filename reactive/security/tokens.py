@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from .conf import reactive_settings
+from ..conf import reactive_settings
 
 _SALT = "reactive.tokens"
 _ALGORITHM = "HS256"

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .conf import reactive_settings
-from .readsets import TableWrite
+from ..conf import reactive_settings
+from ..readsets import TableWrite
 
 logger = logging.getLogger("reactive")
 MESSAGE_TYPE = "reactive.commit"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from .conf import reactive_settings
+from ..conf import reactive_settings
 
 _lock = threading.Lock()
 _done = False

@@ -39,9 +39,11 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models.sql import compiler as sql_compiler
 from django.db.models.sql.constants import MULTI, ROW_COUNT, SINGLE
 
-from . import commits, metrics, tracking, writes
-from .errors import ReadOnlyError
-from .readsets import ALL_TABLES, TableRead
+from .. import metrics
+from ..commitlog import commits
+from ..errors import ReadOnlyError
+from ..readsets import ALL_TABLES, TableRead
+from . import tracking, writes
 from .sqltext import calls_unknown_function, is_write_sql, transaction_end
 
 logger = logging.getLogger("reactive")
@@ -145,7 +147,7 @@ def _publish(buffer: writes.WriteBuffer) -> None:
     committed = dict(buffer.flushed)
     buffer.reset()
     if committed:
-        from .bus import publish
+        from ..commitlog.bus import publish
 
         publish(max(committed), committed)
 
@@ -541,7 +543,7 @@ def _accept_deflate(offers: list[Any]) -> Any:
 def _websocket_factory_init(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        from .conf import reactive_settings
+        from ..conf import reactive_settings
 
         original(self, *args, **kwargs)
         if reactive_settings.WEBSOCKET_COMPRESSION:
@@ -604,7 +606,7 @@ def _client_not_reading(protocol: Any) -> bool:
     and the bytes would grow without bound in the transport. A close frame would wait behind them,
     so the connection is dropped; the application hears of it as any disconnect.
     """
-    from .conf import reactive_settings
+    from ..conf import reactive_settings
 
     limit = reactive_settings.MAX_UNSENT_BYTES
     if _unsent_bytes(protocol.transport) <= limit:
@@ -653,7 +655,7 @@ class _Inbound:
         self.paused = False
 
     def queued(self, size: int) -> None:
-        from .conf import reactive_settings
+        from ..conf import reactive_settings
 
         self.sizes.append(size)
         self.bytes += size
@@ -666,7 +668,7 @@ class _Inbound:
             self.protocol.transport.pauseProducing()
 
     def taken(self) -> None:
-        from .conf import reactive_settings
+        from ..conf import reactive_settings
 
         if not self.sizes:
             return
@@ -739,7 +741,7 @@ def _websocket_on_connect(original: Callable[..., Any]) -> Callable[..., Any]:
         nothing (a pong or any frame) arrives within IDLE_TIMEOUT - PING_INTERVAL of a ping: a half-open
         socket is gone within IDLE_TIMEOUT of its last sign of life. Browsers and WebSocket libraries
         answer pings themselves; the official client sends nothing while idle, so only pings can tell."""
-        from .conf import reactive_settings
+        from ..conf import reactive_settings
 
         self.autoPingInterval = float(reactive_settings.PING_INTERVAL)
         self.autoPingTimeout = float(reactive_settings.IDLE_TIMEOUT) - self.autoPingInterval

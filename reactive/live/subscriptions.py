@@ -4,7 +4,7 @@ One :class:`SubscriptionManager` per event loop (per server process). Query inst
 are shared by (function, canonical args, identity when the function read it). Every
 run happens in a *batch*: one read snapshot at commit number S, in which the batch first
 matches every commit up to S against the live read-sets (through a
-:class:`~reactive.readset_index.ReadSetIndex`, so the cost follows the instances a write
+:class:`~reactive.live.readset_index.ReadSetIndex`, so the cost follows the instances a write
 can touch, not all of them), then re-runs exactly the affected instances (and any new
 ones). Commits made in this process are matched from memory, others' from the outbox.
 All results are valid at S, so every session then moves to S in one Transition.
@@ -22,18 +22,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import bus, commits, diffs, heap, journals, metrics
+from .. import metrics
+from ..commitlog import bus, commits
+from ..conf import reactive_settings
+from ..functions import journals
+from ..functions.execution import Outcome, QueryRun
+from ..functions.identity import identity_key
+from ..functions.registry import FunctionSpec
+from ..readsets import TableWrite
+from ..threads import run_sync
+from . import diffs, heap
 from .batches import BatchResult, BatchThread, BatchWork
-from .conf import reactive_settings
-from .execution import Outcome, QueryRun
-from .functions import FunctionSpec
-from .identity import identity_key
 from .readset_index import ReadSetIndex
-from .readsets import TableWrite
-from .threads import run_sync
 
 if TYPE_CHECKING:
-    from .sync.session import Session
+    from ..sync.session import Session
 
 logger = logging.getLogger("reactive")
 
@@ -52,9 +55,9 @@ class QueryInstance:
     args: dict[str, Any]
     user: Any
     cargs: str = ""  # the canonical args
-    # A paginated query's page end (see reactive.pagination), kept across re-runs.
+    # A paginated query's page end (see reactive.functions.pagination), kept across re-runs.
     journal: str | None = None
-    # The journal as clients get it, signed (reactive.journals), for the journal it was signed from.
+    # The journal as clients get it, signed (reactive.functions.journals), for the journal it was signed from.
     _issued_journal: tuple[str | None, str | None] = (None, None)
     outcome: Outcome | None = None
     # The value of the previous version, and the diff from it (built once, for every session).
@@ -64,9 +67,9 @@ class QueryInstance:
     serial: int = field(default_factory=lambda: next(_serials))
     runs: int = 0
     subscribers: dict[Session, set[int]] = field(default_factory=dict)
-    # Owned by the batch thread: the last run it made, applied on the loop later (reactive.batches).
+    # Owned by the batch thread: the last run it made, applied on the loop later (reactive.live.batches).
     last_run: QueryRun | None = None
-    # A batch deferred its run (reactive.batches.FairShare): its outcome is older than the manager's snapshot.
+    # A batch deferred its run (reactive.live.batches.FairShare): its outcome is older than the manager's snapshot.
     deferred: bool = False
 
     @property
@@ -96,7 +99,7 @@ class QueryInstance:
         return self._issued_journal[1]
 
     def diff_from_previous(self) -> str | None:
-        """The current value as a diff from the previous version's (reactive.diffs), if smaller."""
+        """The current value as a diff from the previous version's (reactive.live.diffs), if smaller."""
         if self._diff is None:
             diff = None
             if self.previous_value_json is not None and self.outcome is not None and self.outcome.success:
@@ -106,7 +109,7 @@ class QueryInstance:
 
 
 class SubscriptionManager:
-    """Owns every query instance of this process; its :class:`~reactive.batches.BatchThread` runs the batches.
+    """Owns every query instance of this process; its :class:`~reactive.live.batches.BatchThread` runs the batches.
 
     Instances, sessions and ``applied_ts`` belong to the event loop. Shared with the batch
     thread, under a lock: the new instances waiting for their first run and this process's
@@ -220,7 +223,7 @@ class SubscriptionManager:
     ) -> QueryInstance:
         """Subscribe ``session``'s ``query_id``, sharing an existing instance when possible.
 
-        ``journal``: one this server issued for this query (reactive.journals), never the client's own.
+        ``journal``: one this server issued for this query (reactive.functions.journals), never the client's own.
         """
         # A page pinned elsewhere is another instance.
         keyed = cargs if journal is None else f"{cargs}#journal={journal}"
@@ -347,7 +350,7 @@ _managers: dict[asyncio.AbstractEventLoop, SubscriptionManager] = {}
 
 def instance_for(name: str, args: dict[str, Any], user: Any = None) -> QueryInstance | None:
     """The live instance of ``name(args)`` in this loop's manager (for tests and introspection)."""
-    from .values import canonical_args
+    from ..values import canonical_args
 
     manager = get_manager()
     cargs = canonical_args(args)

@@ -1,9 +1,9 @@
 """Write capture: turn the SQL writes of a transaction into a buffered write-set.
 
-The hooks in :mod:`reactive.patches` call the ``record_*`` functions here. Entries are
+The hooks in :mod:`reactive.capture.patches` call the ``record_*`` functions here. Entries are
 buffered on the connection (one buffer per database alias and thread, since Django
 connections are per thread), trimmed on savepoint rollback, dropped on rollback, and
-turned into an outbox row by :mod:`reactive.commits` just before the commit.
+turned into an outbox row by :mod:`reactive.commitlog.commits` just before the commit.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
 from django.db.models.sql.query import Query
 
-from .conf import reactive_settings
+from ..conf import reactive_settings
+from ..readsets import ALL_TABLES, EQ, IN, Pred, TableWrite
 from .images import UNKNOWN, is_computed, row_image, stored_value, value_pred
-from .readsets import ALL_TABLES, EQ, IN, Pred, TableWrite
 from .tracking import tables_in_sql, where_preds
 
 # Our own tables: writing them is bookkeeping, never a change anyone subscribes to.
@@ -31,7 +31,7 @@ MAX_ROWS_PER_STATEMENT = 1000
 class WriteBuffer:
     """The uncommitted writes of one connection's current transaction.
 
-    A flush (:func:`reactive.commits.flush`) stores ``entries[flushed_upto:]`` in an outbox row under a new
+    A flush (:func:`reactive.commitlog.commits.flush`) stores ``entries[flushed_upto:]`` in an outbox row under a new
     commit number; the entries stay until the transaction ends, because a savepoint rolled back past a
     flush takes that outbox row (and the number) back with it, and what it held must be flushed again.
     """

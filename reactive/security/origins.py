@@ -25,7 +25,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 from django.utils.http import is_same_domain
 
-from .conf import reactive_settings
+from ..conf import reactive_settings
 
 
 def origin_allowed(origin: str | None, request: HttpRequest) -> bool:

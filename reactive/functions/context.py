@@ -6,8 +6,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..threads import run_sync
 from .identity import current_user
-from .threads import run_sync
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -20,7 +20,7 @@ class BaseCtx:
     """Common to every kind: the caller's Django user, as the database has it during this run."""
 
     def __init__(self, user: Any) -> None:
-        # Who the connection or request claims to be; functions see the user loaded from it (reactive.identity).
+        # Who the connection or request claims to be; functions see the user loaded from it (identity.py).
         self._claimed = user
         self._user: AbstractBaseUser | AnonymousUser | None = None
         self.identity_read = False
@@ -50,7 +50,7 @@ class QueryCtx(BaseCtx):
     def run_query(self, ref: FunctionRef, **args: Any) -> Any:
         """Call another query (internal ones too) inside this one; its reads count as ours."""
         from .execution import call_nested
-        from .functions import Kind
+        from .registry import Kind
 
         return call_nested(self, ref, Kind.QUERY, args)
 
@@ -61,7 +61,7 @@ class MutationCtx(QueryCtx):
     def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
         """Call another mutation inside this mutation's transaction."""
         from .execution import call_nested
-        from .functions import Kind
+        from .registry import Kind
 
         return call_nested(self, ref, Kind.MUTATION, args)
 
@@ -71,19 +71,19 @@ class ActionCtx(BaseCtx):
 
     def run_query(self, ref: FunctionRef, **args: Any) -> Any:
         from .execution import run_query_once
-        from .functions import Kind, resolve
+        from .registry import Kind, resolve
 
         return run_query_once(resolve(ref, Kind.QUERY), args, self._claimed)
 
     def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
         from .execution import run_mutation_once
-        from .functions import Kind, resolve
+        from .registry import Kind, resolve
 
         return run_mutation_once(resolve(ref, Kind.MUTATION), args, self._claimed)
 
     def run_action(self, ref: FunctionRef, **args: Any) -> Any:
         from .execution import run_action_sync
-        from .functions import Kind, resolve
+        from .registry import Kind, resolve
 
         return run_action_sync(resolve(ref, Kind.ACTION), args, self._claimed)
 
@@ -103,6 +103,6 @@ class AsyncActionCtx(BaseCtx):
 
     async def run_action(self, ref: FunctionRef, **args: Any) -> Any:
         from .execution import run_action_async
-        from .functions import Kind, resolve
+        from .registry import Kind, resolve
 
         return await run_action_async(resolve(ref, Kind.ACTION), args, self._claimed)

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from .conf import reactive_settings
-from .errors import ConfigurationError, FunctionNotFound
+from ..conf import reactive_settings
+from ..errors import ConfigurationError, FunctionNotFound
 from .validators import Object, Validator
 
 F = TypeVar("F", bound=Callable[..., Any])

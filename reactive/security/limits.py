@@ -6,7 +6,7 @@ the counts behind ``MAX_CONNECTIONS_PER_USER`` and ``MAX_CONNECTIONS_PER_ADDRESS
 Applied elsewhere: ``MAX_MESSAGE_BYTES`` (consumer, HTTP views), ``MAX_PENDING_MUTATIONS``
 (the consumer makes a connection wait, as it does for ``MUTATION_RATE``) and ``MAX_UNSENT_MESSAGES`` (consumer),
 ``MAX_QUERIES_PER_CONNECTION`` and the Transition backlog (session), ``MAX_ROWS_READ``
-(:class:`reactive.tracking.ReadCollector`). Every error names its setting, so whoever
+(:class:`reactive.capture.tracking.ReadCollector`). Every error names its setting, so whoever
 hits a limit knows which one to raise.
 """
 
@@ -17,8 +17,8 @@ import weakref
 from collections import Counter
 from typing import Any
 
-from .conf import reactive_settings
-from .errors import ArgumentError, LimitExceeded
+from ..conf import reactive_settings
+from ..errors import ArgumentError, LimitExceeded
 
 
 def check_args(raw: Any) -> None:

@@ -19,10 +19,10 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from .codec import decode_value, encode_value
-from .conf import reactive_settings
-from .readsets import Pred, TableWrite
-from .writes import buffer_for
+from ..capture.writes import buffer_for
+from ..conf import reactive_settings
+from ..db_values import decode_value, encode_value
+from ..readsets import Pred, TableWrite
 
 # The next commit number. It never repeats one the outbox holds, even when the clock row was set back (a
 # fixture, a restored backup, a test's serialized rollback): numbers go on from the highest of both.

@@ -19,10 +19,12 @@ from asgiref.sync import async_to_sync
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from . import commits, values
-from .conf import reactive_settings
-from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
-from .errors import (
+from .. import values
+from ..capture.tracking import tracked
+from ..commitlog import commits
+from ..commitlog.snapshot import read_snapshot
+from ..conf import reactive_settings
+from ..errors import (
     ArgumentError,
     Forbidden,
     IdentityMismatch,
@@ -31,14 +33,13 @@ from .errors import (
     Unauthorized,
     client_message,
 )
-from .functions import FunctionSpec, Kind, resolve
+from ..readsets import ReadSet
+from ..security.limits import check_result
+from ..threads import run_sync
+from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 from .identity import identity_key
-from .limits import check_result
 from .pagination import run_with_journal
-from .readsets import ReadSet
-from .snapshot import read_snapshot
-from .threads import run_sync
-from .tracking import tracked
+from .registry import FunctionSpec, Kind, resolve
 from .validators import Invalid, Object
 
 logger = logging.getLogger("reactive")
@@ -90,7 +91,7 @@ class QueryRun:
     journal: str | None = None
     # The encoded value (what ``outcome.value_json`` holds, as Python), for building a diff.
     value: Any = None
-    # (the outcome it is a diff from, the diff or None): see reactive.batches.
+    # (the outcome it is a diff from, the diff or None): see reactive.live.batches.
     diff: tuple[Outcome, str | None] | None = None
 
 
@@ -252,7 +253,7 @@ class _RequestKey:
 
     def stored(self) -> Outcome | None:
         """The outcome recorded for the request, if any; IdentityMismatch when another identity recorded it."""
-        from .models import MutationRecord
+        from ..models import MutationRecord
 
         record = (
             MutationRecord.objects.using(reactive_settings.DATABASE)
@@ -285,10 +286,10 @@ def execute_mutation(
     skips looking the record up first: should the request have run after all, inserting
     its record fails on the unique ``(session_id, request_id)``, the second run rolls back,
     and the stored outcome is returned, so exactly-once never rests on the client's word.
-    A record belongs to the identity that ran it (:func:`reactive.identity.identity_key` of
+    A record belongs to the identity that ran it (:func:`reactive.functions.identity.identity_key` of
     ``user``): a request of anyone else with the same ids gets :class:`IdentityMismatch`.
     """
-    from .models import MutationRecord
+    from ..models import MutationRecord
 
     alias = reactive_settings.DATABASE
     key: _RequestKey | None = None
@@ -331,7 +332,7 @@ def execute_mutation(
 
 def _record_failure(key: _RequestKey, outcome: Outcome) -> Outcome:
     """Record ``outcome`` as the request's failure, unless it has an outcome already; returns the one that stands."""
-    from .models import MutationRecord
+    from ..models import MutationRecord
 
     try:
         _record, created = MutationRecord.objects.using(reactive_settings.DATABASE).get_or_create(

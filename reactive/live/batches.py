@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import close_old_connections, connections
 
-from . import commits, diffs
-from .conf import reactive_settings
-from .execution import Outcome, QueryRun, execute_query
+from ..commitlog import commits
+from ..commitlog.snapshot import read_snapshot
+from ..conf import reactive_settings
+from ..functions.execution import Outcome, QueryRun, execute_query
+from ..readsets import TableWrite
+from . import diffs
 from .readset_index import ReadSetIndex
-from .readsets import TableWrite
-from .snapshot import read_snapshot
 
 if TYPE_CHECKING:
     from .subscriptions import QueryInstance
@@ -251,7 +252,7 @@ def run_batch(
 def _run(instance: QueryInstance) -> QueryRun:
     """Run one instance (in the batch's snapshot), with the diff from the value its clients hold."""
     # The last run this thread made, which the loop may not have applied yet: its page end is the one to
-    # keep (reactive.pagination), and by the time this run is applied, its value is what clients hold.
+    # keep (reactive.functions.pagination), and by the time this run is applied, its value is what clients hold.
     last = instance.last_run
     previous = None if last is None else last.outcome
     journal = instance.journal if last is None else last.journal
@@ -265,7 +266,7 @@ def _run(instance: QueryInstance) -> QueryRun:
 
 
 def _diff(instance: QueryInstance, previous: Outcome, run: QueryRun) -> str | None:
-    """The diff from ``previous`` (reactive.diffs), built here once for every session holding it.
+    """The diff from ``previous`` (reactive.live.diffs), built here once for every session holding it.
 
     A diff only saves bytes: should building it fail, the full value goes out instead.
     """
