@@ -27,13 +27,13 @@ class ReactiveConfig(AppConfig):
 
 
 def _migration_started(**kwargs: Any) -> None:
-    from .capture.patches import set_migrating
+    from .capture.writes import set_migrating
 
     set_migrating(True)
 
 
 def _migration_finished(**kwargs: Any) -> None:
-    from .capture.patches import set_migrating
+    from .capture.writes import set_migrating
 
     set_migrating(False)
 

@@ -13,6 +13,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from demo_project.chat.models import Channel, Message
+from reactive.capture import writes
 from reactive.commitlog import bus, commits
 from reactive.live.subscriptions import get_manager
 from reactive.models import MutationRecord, OutboxEntry
@@ -55,8 +56,8 @@ def test_a_commit_keeps_the_write_set_its_outbox_row_holds() -> None:
     finally:
         bus.publish = real_publish  # type: ignore[assignment]
     assert sorted(kept) == [start + 1, start + 2]
-    for ts, writes in kept.items():
-        assert writes == commits.committed_writes(connection, ts - 1, ts)
+    for ts, write_set in kept.items():
+        assert write_set == commits.committed_writes(connection, ts - 1, ts)
     # With every write-set of the range known, the outbox is not read; with one missing, it is (and, its rows
     # gone, the range reads as pruned).
     OutboxEntry.objects.filter(ts__gt=start).delete()
@@ -86,12 +87,12 @@ def test_a_savepoint_rolled_back_past_a_flush_takes_its_commit_number_back() -> 
             Channel.objects.create(name="outer")
             with contextlib.suppress(Boom), transaction.atomic():
                 Channel.objects.create(name="inner")
-                assert commits.flush(connection) == start + 1  # both writes, under start + 1 ...
+                assert writes.flush(connection) == start + 1  # both writes, under start + 1 ...
                 raise Boom  # ... which the savepoint rollback returns to the clock
         with contextlib.suppress(Boom), transaction.atomic():
             with transaction.atomic():
                 Channel.objects.create(name="gone")
-                commits.flush(connection)
+                writes.flush(connection)
             raise Boom
     finally:
         bus.publish = real_publish  # type: ignore[assignment]

@@ -13,7 +13,7 @@ from demo_project.chat.models import Channel, Message
 from reactive.functions.execution import Outcome, QueryRun
 from reactive.functions.registry import Kind, lookup
 from reactive.live import diffs
-from reactive.live.subscriptions import QueryInstance
+from reactive.live.instances import QueryInstance
 from reactive.readsets import ReadSet
 from reactive.testing import ReactiveCommunicator
 

@@ -17,8 +17,9 @@ from demo_project.chat.models import Channel
 from reactive.functions.registry import lookup
 from reactive.live import batches
 from reactive.live.batches import BatchResult, BatchWork, RunRates, run_batch
+from reactive.live.instances import QueryInstance
 from reactive.live.readset_index import ReadSetIndex
-from reactive.live.subscriptions import QueryInstance, get_manager
+from reactive.live.subscriptions import get_manager
 from reactive.testing import ReactiveCommunicator
 
 from .security_helpers import reactive_settings_with

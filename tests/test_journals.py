@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from reactive.live.subscriptions import QueryInstance, get_manager
+from reactive.live.instances import QueryInstance
+from reactive.live.subscriptions import get_manager
 from reactive.sync.session import MAX_COPIES_OF_A_QUERY
 from reactive.testing import ReactiveCommunicator
 

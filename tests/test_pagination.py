@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from demo_project.chat.models import Channel, Message
 from reactive import paginate
 from reactive.functions.pagination import END, InvalidCursor
-from reactive.live.subscriptions import QueryInstance, get_manager
+from reactive.live.instances import QueryInstance
+from reactive.live.subscriptions import get_manager
 from reactive.sync.session import MAX_COPIES_OF_A_QUERY
 from reactive.testing import ReactiveCommunicator
 

@@ -28,6 +28,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
 
 from demo_project.chat.models import Channel, Message
+from reactive.capture import writes
 from reactive.commitlog import commits
 from reactive.commitlog.snapshot import read_snapshot
 from reactive.models import MutationRecord, OutboxEntry
@@ -462,7 +463,7 @@ def test_a_transaction_holding_its_number_makes_later_committers_wait() -> None:
     def first() -> None:
         with transaction.atomic():
             pks["first"] = Channel.objects.create(name="numbered first").pk
-            commits.flush(connection)  # what execute_mutation does before writing its MutationRecord
+            writes.flush(connection)  # what execute_mutation does before writing its MutationRecord
             first_numbered.set()
             assert may_commit.wait(20)
 

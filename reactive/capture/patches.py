@@ -50,18 +50,7 @@ logger = logging.getLogger("reactive")
 
 # While a compiler runs: the list collecting the SQL it sends (so raw-cursor hooks skip it).
 _in_compiler: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("reactive_in_compiler", default=None)
-_migrating = False
 _originals: dict[tuple[type, str], Callable[..., Any]] = {}
-
-
-def migrating() -> bool:
-    return _migrating
-
-
-def set_migrating(value: bool) -> None:
-    """Capture is off while migrations run (the outbox may not exist yet)."""
-    global _migrating
-    _migrating = value
 
 
 @contextlib.contextmanager
@@ -129,7 +118,7 @@ def writing(connection: BaseDatabaseWrapper) -> Iterator[None]:
             if buffer.pending:
                 if not _in_transaction(connection):
                     _begin(connection)  # the write committed by itself (executescript): number it apart
-                commits.flush(connection)
+                writes.flush(connection)
             if _in_transaction(connection):
                 _end(connection, "COMMIT")
         except BaseException:
@@ -346,7 +335,7 @@ def _ending_raw_transaction(connection: BaseDatabaseWrapper, ending: str) -> Ite
     are flushed into it before a COMMIT and published after; a ROLLBACK forgets them."""
     buffer = writes.buffer_for(connection)
     if ending == "commit" and buffer.pending and writes.captures(connection):
-        commits.flush(connection)
+        writes.flush(connection)
     try:
         yield
     except BaseException:
@@ -459,7 +448,7 @@ def _commit(original: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 if self.vendor == "sqlite" and not _in_transaction(self):
                     _begin(self)  # a script committed the transaction early (executescript): number the rest apart
-                commits.flush(self)
+                writes.flush(self)
             except DatabaseError:
                 buffer.reset()
                 raise

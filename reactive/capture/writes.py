@@ -16,6 +16,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
 from django.db.models.sql.query import Query
 
+from ..commitlog import commits
 from ..conf import reactive_settings
 from ..readsets import ALL_TABLES, EQ, IN, Pred, TableWrite
 from .images import UNKNOWN, is_computed, row_image, stored_value, value_pred
@@ -31,7 +32,7 @@ MAX_ROWS_PER_STATEMENT = 1000
 class WriteBuffer:
     """The uncommitted writes of one connection's current transaction.
 
-    A flush (:func:`reactive.commitlog.commits.flush`) stores ``entries[flushed_upto:]`` in an outbox row under a new
+    A flush (:func:`flush`) stores ``entries[flushed_upto:]`` in an outbox row under a new
     commit number; the entries stay until the transaction ends, because a savepoint rolled back past a
     flush takes that outbox row (and the number) back with it, and what it held must be flushed again.
     """
@@ -86,11 +87,32 @@ def buffer_for(connection: BaseDatabaseWrapper) -> WriteBuffer:
     return buffer
 
 
+_migrating = False
+
+
+def set_migrating(value: bool) -> None:
+    """Capture is off while migrations run (the outbox may not exist yet)."""
+    global _migrating
+    _migrating = value
+
+
 def captures(connection: BaseDatabaseWrapper) -> bool:
     """Are writes on this connection captured (the configured alias, outside migrations)?"""
-    from .patches import migrating
+    return connection.alias == reactive_settings.DATABASE and not _migrating
 
-    return connection.alias == reactive_settings.DATABASE and not migrating()
+
+def flush(connection: BaseDatabaseWrapper) -> int | None:
+    """Store the transaction's writes not yet in the outbox there, under a new commit number (inside the
+    transaction, just before it commits); None when there are none."""
+    buffer = buffer_for(connection)
+    pending = buffer.pending
+    if not pending:
+        return None
+    ts, stored = commits.append(connection, pending)
+    buffer.flushed_upto = len(buffer.entries)
+    # This process's batches match this commit without reading the row back (see commits.committed_writes).
+    buffer.flushed[ts] = stored
+    return ts
 
 
 def _ignored(table: str) -> bool:

@@ -1,6 +1,6 @@
 """The commit clock and the outbox.
 
-Just before a transaction that wrote commits, :func:`flush` takes the next commit
+Just before a transaction that wrote commits, :func:`append` takes the next commit
 number from a single-row clock (the row lock serialises committers, so numbers follow
 commit order) and stores the write-set under that number in the outbox, in the same
 transaction. After the commit, the number is published on the bus. A process that
@@ -19,7 +19,6 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from ..capture.writes import buffer_for
 from ..conf import reactive_settings
 from ..db_values import decode_value, encode_value
 from ..readsets import Pred, TableWrite
@@ -110,21 +109,17 @@ def bookkeeping_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
             cursor.close()
 
 
-def flush(connection: BaseDatabaseWrapper) -> int | None:
-    """Write the buffered write-set to the outbox under a new commit number (inside the transaction)."""
-    buffer = buffer_for(connection)
-    pending = buffer.pending
-    if not pending:
-        return None
-    payload = encode_writes(pending)
+def append(connection: BaseDatabaseWrapper, writes: Sequence[TableWrite]) -> tuple[int, list[TableWrite]]:
+    """Store ``writes`` in the outbox under a new commit number (inside the committing transaction).
+
+    Returns the number and the write-set as the row holds it (what any process reading it back sees).
+    """
+    payload = encode_writes(writes)
     with bookkeeping_cursor(connection) as cursor:
         cursor.execute(_TAKE_TS["postgresql" if connection.vendor == "postgresql" else "sqlite"])
         ts = int(cursor.fetchone()[0])
         cursor.execute(_INSERT_OUTBOX, [ts, payload, timezone.now()])
-    buffer.flushed_upto = len(buffer.entries)
-    # This process's batches match this commit without reading the row back (see committed_writes).
-    buffer.flushed[ts] = decode_writes(payload)
-    return ts
+    return ts, decode_writes(payload)
 
 
 def current_ts(connection: BaseDatabaseWrapper | None = None) -> int:
@@ -144,7 +139,7 @@ def committed_writes(
 ) -> list[TableWrite] | None:
     """The write-sets of commits ``after < ts <= upto``; None if some are gone (pruned).
 
-    ``known``: write-sets this process already has (its own commits, as :func:`flush` stored
+    ``known``: write-sets this process already has (its own commits, as :func:`append` stored
     them); when it holds every one of the range, the outbox is not read.
     """
     if upto <= after:

@@ -1,13 +1,18 @@
-"""The ``ctx`` passed as first argument to every function."""
+"""The ``ctx`` passed as first argument to every function.
+
+A ctx calls other functions (``ctx.run_query``...) through the :class:`Calls` it was made with: the
+execution module, which makes every ctx, gives itself, so this module never imports it back.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..threads import run_sync
 from .identity import current_user
+from .registry import Kind
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -16,12 +21,26 @@ if TYPE_CHECKING:
 FunctionRef = str | Callable[..., Any]
 
 
+class Calls(Protocol):
+    """How a ctx calls other functions (:mod:`reactive.functions.execution` implements it)."""
+
+    def nested(self, ctx: QueryCtx, ref: FunctionRef, kind: Kind, args: dict[str, Any]) -> Any:
+        """A query or mutation called inside the running one: same transaction, same tracking."""
+
+    def once(self, ref: FunctionRef, kind: Kind, args: dict[str, Any], user: Any) -> Any:
+        """A query, mutation or action called from an action: each in its own transaction."""
+
+    async def action_async(self, ref: FunctionRef, args: dict[str, Any], user: Any) -> Any:
+        """An ``async def`` action called from an async action."""
+
+
 class BaseCtx:
     """Common to every kind: the caller's Django user, as the database has it during this run."""
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: Any, calls: Calls) -> None:
         # Who the connection or request claims to be; functions see the user loaded from it (identity.py).
         self._claimed = user
+        self._calls = calls
         self._user: AbstractBaseUser | AnonymousUser | None = None
         self.identity_read = False
 
@@ -49,10 +68,7 @@ class QueryCtx(BaseCtx):
 
     def run_query(self, ref: FunctionRef, **args: Any) -> Any:
         """Call another query (internal ones too) inside this one; its reads count as ours."""
-        from .execution import call_nested
-        from .registry import Kind
-
-        return call_nested(self, ref, Kind.QUERY, args)
+        return self._calls.nested(self, ref, Kind.QUERY, args)
 
 
 class MutationCtx(QueryCtx):
@@ -60,40 +76,28 @@ class MutationCtx(QueryCtx):
 
     def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
         """Call another mutation inside this mutation's transaction."""
-        from .execution import call_nested
-        from .registry import Kind
-
-        return call_nested(self, ref, Kind.MUTATION, args)
+        return self._calls.nested(self, ref, Kind.MUTATION, args)
 
 
 class ActionCtx(BaseCtx):
     """Context of a sync action: no transaction; each call below commits on its own."""
 
     def run_query(self, ref: FunctionRef, **args: Any) -> Any:
-        from .execution import run_query_once
-        from .registry import Kind, resolve
-
-        return run_query_once(resolve(ref, Kind.QUERY), args, self._claimed)
+        return self._calls.once(ref, Kind.QUERY, args, self._claimed)
 
     def run_mutation(self, ref: FunctionRef, **args: Any) -> Any:
-        from .execution import run_mutation_once
-        from .registry import Kind, resolve
-
-        return run_mutation_once(resolve(ref, Kind.MUTATION), args, self._claimed)
+        return self._calls.once(ref, Kind.MUTATION, args, self._claimed)
 
     def run_action(self, ref: FunctionRef, **args: Any) -> Any:
-        from .execution import run_action_sync
-        from .registry import Kind, resolve
-
-        return run_action_sync(resolve(ref, Kind.ACTION), args, self._claimed)
+        return self._calls.once(ref, Kind.ACTION, args, self._claimed)
 
 
 class AsyncActionCtx(BaseCtx):
     """Context of an ``async def`` action: the same calls, awaitable."""
 
-    def __init__(self, user: Any) -> None:
-        super().__init__(user)
-        self._sync = ActionCtx(user)
+    def __init__(self, user: Any, calls: Calls) -> None:
+        super().__init__(user, calls)
+        self._sync = ActionCtx(user, calls)
 
     async def run_query(self, ref: FunctionRef, **args: Any) -> Any:
         return await run_sync(functools.partial(self._sync.run_query, ref, **args))
@@ -102,7 +106,4 @@ class AsyncActionCtx(BaseCtx):
         return await run_sync(functools.partial(self._sync.run_mutation, ref, **args))
 
     async def run_action(self, ref: FunctionRef, **args: Any) -> Any:
-        from .execution import run_action_async
-        from .registry import Kind, resolve
-
-        return await run_action_async(resolve(ref, Kind.ACTION), args, self._claimed)
+        return await self._calls.action_async(ref, args, self._claimed)

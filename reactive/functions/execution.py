@@ -20,6 +20,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from .. import values
+from ..capture import writes
 from ..capture.tracking import tracked
 from ..commitlog import commits
 from ..commitlog.snapshot import read_snapshot
@@ -196,7 +197,7 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any, journal: 
     aborts a PostgreSQL transaction) fails this query only. If rolling back to the savepoint
     fails, the connection itself is broken: that propagates, and the caller retries.
     """
-    ctx = QueryCtx(user)
+    ctx = QueryCtx(user, CALLS)
     encoded: Any = None
     savepoint: str | None = _savepoint_create(using=reactive_settings.DATABASE)
     with tracked() as collector:
@@ -215,17 +216,11 @@ def execute_query(spec: FunctionSpec, args: dict[str, Any], user: Any, journal: 
     return QueryRun(outcome, collector.readset, ctx.identity_read, journal, encoded)
 
 
-def call_nested(ctx: QueryCtx, ref: Any, kind: Kind, args: dict[str, Any]) -> Any:
-    """``ctx.run_query`` / ``ctx.run_mutation`` inside a query or mutation: same transaction, same tracking."""
-    spec = resolve(ref, kind)
-    return _call(spec, ctx, validate_args(spec, args))
-
-
 def run_query_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
     """Run a query once, untracked by any subscription (HTTP, actions); raises on failure."""
     validated = validate_args(spec, args)
     with read_snapshot(reactive_settings.DATABASE), tracked():
-        return _json_result(_call(spec, QueryCtx(user), validated))
+        return _json_result(_call(spec, QueryCtx(user, CALLS), validated))
 
 
 def execute_query_once(spec: FunctionSpec, raw_args: Any, user: Any) -> Outcome:
@@ -240,7 +235,7 @@ def run_mutation_once(spec: FunctionSpec, args: dict[str, Any], user: Any) -> An
     """Run a mutation in its own transaction; returns its JSON value or raises."""
     validated = validate_args(spec, args)
     with transaction.atomic(using=reactive_settings.DATABASE):
-        return _json_result(_call(spec, MutationCtx(user), validated))
+        return _json_result(_call(spec, MutationCtx(user, CALLS), validated))
 
 
 @dataclass(frozen=True)
@@ -300,9 +295,9 @@ def execute_mutation(
     try:
         args = validate_args(spec, raw_args)
         with transaction.atomic(using=alias):
-            value_json = _encode_result(_call(spec, MutationCtx(user), args))
+            value_json = _encode_result(_call(spec, MutationCtx(user, CALLS), args))
             connection = connections[alias]
-            ts = commits.flush(connection)
+            ts = writes.flush(connection)
             if ts is None:
                 ts = commits.current_ts(connection)
             if key is not None:
@@ -357,8 +352,8 @@ def _record_failure(key: _RequestKey, outcome: Outcome) -> Outcome:
 def run_action_sync(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
     validated = validate_args(spec, args)
     if spec.is_async:
-        return async_to_sync(_call_async)(spec, AsyncActionCtx(user), validated)
-    return _json_result(_call(spec, ActionCtx(user), validated))
+        return async_to_sync(_call_async)(spec, AsyncActionCtx(user, CALLS), validated)
+    return _json_result(_call(spec, ActionCtx(user, CALLS), validated))
 
 
 def _load_and_check(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> None:
@@ -375,7 +370,7 @@ async def _call_async(spec: FunctionSpec, ctx: AsyncActionCtx, args: dict[str, A
 async def run_action_async(spec: FunctionSpec, args: dict[str, Any], user: Any) -> Any:
     if spec.is_async:
         validated = validate_args(spec, args)
-        return await _call_async(spec, AsyncActionCtx(user), validated)
+        return await _call_async(spec, AsyncActionCtx(user, CALLS), validated)
     return await run_sync(run_action_sync, spec, args, user)
 
 
@@ -387,3 +382,25 @@ async def execute_action(spec: FunctionSpec, raw_args: Any, user: Any) -> Outcom
     except Exception as exc:
         _log_unexpected(spec, exc)
         return Outcome.failure(exc)
+
+
+class _Calls:
+    """What a ctx calls other functions through (:class:`reactive.functions.context.Calls`)."""
+
+    def nested(self, ctx: QueryCtx, ref: Any, kind: Kind, args: dict[str, Any]) -> Any:
+        spec = resolve(ref, kind)
+        return _call(spec, ctx, validate_args(spec, args))
+
+    def once(self, ref: Any, kind: Kind, args: dict[str, Any], user: Any) -> Any:
+        spec = resolve(ref, kind)
+        if kind is Kind.QUERY:
+            return run_query_once(spec, args, user)
+        if kind is Kind.MUTATION:
+            return run_mutation_once(spec, args, user)
+        return run_action_sync(spec, args, user)
+
+    async def action_async(self, ref: Any, args: dict[str, Any], user: Any) -> Any:
+        return await run_action_async(resolve(ref, Kind.ACTION), args, user)
+
+
+CALLS = _Calls()

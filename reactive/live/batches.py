@@ -21,7 +21,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import close_old_connections, connections
 
@@ -31,10 +31,8 @@ from ..conf import reactive_settings
 from ..functions.execution import Outcome, QueryRun, execute_query
 from ..readsets import TableWrite
 from . import diffs
+from .instances import QueryInstance
 from .readset_index import ReadSetIndex
-
-if TYPE_CHECKING:
-    from .subscriptions import QueryInstance
 
 logger = logging.getLogger("reactive")
 

@@ -15,97 +15,27 @@ batch runs at a time.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import metrics
 from ..commitlog import bus, commits
 from ..conf import reactive_settings
-from ..functions import journals
-from ..functions.execution import Outcome, QueryRun
 from ..functions.identity import identity_key
 from ..functions.registry import FunctionSpec
 from ..readsets import TableWrite
 from ..threads import run_sync
-from . import diffs, heap
+from . import heap
 from .batches import BatchResult, BatchThread, BatchWork
+from .instances import InstanceKey, QueryInstance, Subscriber
 from .readset_index import ReadSetIndex
-
-if TYPE_CHECKING:
-    from ..sync.session import Session
 
 logger = logging.getLogger("reactive")
 
-InstanceKey = tuple[str, str, str | None]
 # Dropped instances wait in memory for the next batch; this many start one (without any, one soon comes: polls).
 DROPPED_BEFORE_A_BATCH = 1_000
-_serials = itertools.count(1)
-
-
-@dataclass(eq=False)
-class QueryInstance:
-    """One live query (function + args [+ identity]) shared by every session subscribed to it."""
-
-    key: InstanceKey
-    spec: FunctionSpec
-    args: dict[str, Any]
-    user: Any
-    cargs: str = ""  # the canonical args
-    # A paginated query's page end (see reactive.functions.pagination), kept across re-runs.
-    journal: str | None = None
-    # The journal as clients get it, signed (reactive.functions.journals), for the journal it was signed from.
-    _issued_journal: tuple[str | None, str | None] = (None, None)
-    outcome: Outcome | None = None
-    # The value of the previous version, and the diff from it (built once, for every session).
-    previous_value_json: str | None = None
-    _diff: tuple[str | None] | None = None
-    version: int = 0
-    serial: int = field(default_factory=lambda: next(_serials))
-    runs: int = 0
-    subscribers: dict[Session, set[int]] = field(default_factory=dict)
-    # Owned by the batch thread: the last run it made, applied on the loop later (reactive.live.batches).
-    last_run: QueryRun | None = None
-    # A batch deferred its run (reactive.live.batches.FairShare): its outcome is older than the manager's snapshot.
-    deferred: bool = False
-
-    @property
-    def ready(self) -> bool:
-        return self.outcome is not None and not self.deferred
-
-    def apply(self, run: QueryRun) -> bool:
-        """Store a run's result; True when what clients see changed."""
-        self.runs += 1
-        self.deferred = False
-        changed = self.outcome != run.outcome or self.journal != run.journal
-        self.journal = run.journal
-        if changed:
-            previous = self.outcome
-            self.previous_value_json = previous.value_json if previous is not None and previous.success else None
-            # The batch built the diff from the last value it had computed, which batches applied in order make
-            # the previous one; should they differ (an apply failed), the diff is built again when needed.
-            self._diff = (run.diff[1],) if run.diff is not None and run.diff[0] == previous else None
-            self.outcome = run.outcome
-            self.version += 1
-        return changed
-
-    def client_journal(self) -> str | None:
-        """The journal to send clients: signed for this query, once per journal."""
-        if self._issued_journal[0] != self.journal:
-            self._issued_journal = (self.journal, journals.issue(self.spec.name, self.cargs, self.journal))
-        return self._issued_journal[1]
-
-    def diff_from_previous(self) -> str | None:
-        """The current value as a diff from the previous version's (reactive.live.diffs), if smaller."""
-        if self._diff is None:
-            diff = None
-            if self.previous_value_json is not None and self.outcome is not None and self.outcome.success:
-                diff = diffs.encoded_diff(self.previous_value_json, self.outcome.value_json)
-            self._diff = (diff,)
-        return self._diff[0]
 
 
 class SubscriptionManager:
@@ -121,7 +51,7 @@ class SubscriptionManager:
         self.instances: dict[InstanceKey, QueryInstance] = {}
         # The snapshot of the last batch applied: every session can be moved to it.
         self.applied_ts: int | None = None
-        self.sessions: set[Session] = set()
+        self.sessions: set[Subscriber] = set()
         # The read-sets of every instance that has a result, for matching commits (kept by the batch thread).
         self.index: ReadSetIndex[QueryInstance] = ReadSetIndex()
         self._lock = threading.Lock()
@@ -131,7 +61,7 @@ class SubscriptionManager:
         # Instances nobody holds any more, to leave the index on the batch thread: forgetting the read-set of a
         # query that read a thousand rows is a thousand postings, and a session may close with a thousand queries.
         self._dropped: set[QueryInstance] = set()
-        self._waiting: set[Session] = set()
+        self._waiting: set[Subscriber] = set()
         self.batches = BatchThread(self.index, self._take_work, self._give_back, self._deliver)
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -214,7 +144,7 @@ class SubscriptionManager:
 
     def attach(
         self,
-        session: Session,
+        session: Subscriber,
         query_id: int,
         spec: FunctionSpec,
         args: dict[str, Any],
@@ -243,7 +173,7 @@ class SubscriptionManager:
             self.batches.wake(give_way=True)
         return instance
 
-    def detach(self, session: Session, query_id: int, instance: QueryInstance) -> None:
+    def detach(self, session: Subscriber, query_id: int, instance: QueryInstance) -> None:
         ids = instance.subscribers.get(session)
         if ids is None:
             return
@@ -263,11 +193,11 @@ class SubscriptionManager:
         if len(self._dropped) >= DROPPED_BEFORE_A_BATCH:
             self.batches.wake()
 
-    def forget_session(self, session: Session) -> None:
+    def forget_session(self, session: Subscriber) -> None:
         self.sessions.discard(session)
         self._waiting.discard(session)
 
-    def wait_for_batch(self, session: Session, *, wake: bool) -> None:
+    def wait_for_batch(self, session: Subscriber, *, wake: bool) -> None:
         """``session`` needs a Transition that only a later batch can give."""
         self._waiting.add(session)
         if wake:

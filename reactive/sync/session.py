@@ -26,7 +26,8 @@ from ..functions.execution import Outcome, validate_args
 from ..functions.permissions import public_function
 from ..functions.registry import FunctionSpec, Kind
 from ..live import diffs
-from ..live.subscriptions import QueryInstance, SubscriptionManager
+from ..live.instances import QueryInstance
+from ..live.subscriptions import SubscriptionManager
 from ..security.limits import check_args
 from ..values import EncodingError, canonical_args, decode
 from . import protocol
