@@ -19,8 +19,10 @@ class ReactiveConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers system checks
         from .capture import patches
+        from .sync import transport
 
         patches.install()
+        transport.install()
         pre_migrate.connect(_migration_started, dispatch_uid="reactive.pre_migrate")
         post_migrate.connect(_migration_finished, dispatch_uid="reactive.post_migrate")
         autodiscover()

@@ -1,4 +1,4 @@
-"""Daphne's WebSocket frames reach the socket when they are sent (reactive.capture.patches._write_now)."""
+"""Daphne's WebSocket frames reach the socket when they are sent (reactive.capture.transport._write_now)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.selectreactor import SelectReactor
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 
-from reactive.capture import patches
+from reactive.sync import transport
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_twisted_alone_keeps_a_write_until_the_reactor_turns(connection: tuple[t
 def test_a_buffered_write_is_written_now(connection: tuple[tcp.Connection, socket.socket]) -> None:
     conn, peer = connection
     conn.write(b"frame")
-    patches._write_now(conn)
+    transport._write_now(conn)
     assert peer.recv(100) == b"frame"
     assert conn.dataBuffer == b"" and not conn._tempDataLen
 
@@ -46,7 +46,7 @@ def test_a_closing_connection_is_left_to_the_reactor(connection: tuple[tcp.Conne
     conn, peer = connection
     conn.write(b"last words")
     conn.disconnecting = True  # what loseConnection() sets: the reactor must see the end of the buffer
-    patches._write_now(conn)
+    transport._write_now(conn)
     with pytest.raises(BlockingIOError):
         peer.recv(100)
 
@@ -57,10 +57,10 @@ def test_a_wrapped_transport_is_left_to_the_reactor(connection: tuple[tcp.Connec
     wrapper = ProtocolWrapper(WrappingFactory(Factory()), Protocol())
     wrapper.transport = conn
     conn.write(b"frame")
-    patches._write_now(wrapper)
+    transport._write_now(wrapper)
     with pytest.raises(BlockingIOError):
         peer.recv(100)
 
 
 def test_daphne_server_send_is_patched() -> None:
-    assert WebSocketProtocol.serverSend.__wrapped__ is patches._originals[(WebSocketProtocol, "serverSend")]
+    assert WebSocketProtocol.serverSend.__wrapped__ is transport._patched._originals[(WebSocketProtocol, "serverSend")]
