@@ -18,6 +18,20 @@ import {
   loadMore,
   pageQueries,
 } from "../../reactive/static/reactive/pagination.js";
+import { applyResultDiff } from "../../reactive/static/reactive/diffs.js";
+import {
+  EXTENSIONS,
+  addQuery,
+  authenticateMessage,
+  connectMessage,
+  loggable,
+  modifyQuerySetMessage,
+  removeQuery,
+  requestMessage,
+  responseTs,
+  wireError,
+} from "../../reactive/static/reactive/protocol.js";
+import { RequestManager, Status, settle } from "../../reactive/static/reactive/requests.js";
 import { convexToJson, decodeTs, encodeTs, jsonToConvex } from "../../reactive/static/reactive/values.js";
 import { collector, waitFor } from "./helpers/util.mjs";
 
@@ -121,6 +135,199 @@ describe("values", () => {
     assert.equal(syncUrl("http://127.0.0.1:8000"), "ws://127.0.0.1:8000/api/reactive-0.1.0/sync");
     assert.equal(syncUrl("https://example.com/prefix/"), "wss://example.com/prefix/api/reactive-0.1.0/sync");
     assert.throws(() => syncUrl("example.com"), /must start with/);
+  });
+});
+
+// --- the messages the client sends (protocol.js) -------------------------------------------------------
+
+describe("protocol messages", () => {
+  test("Connect: session, counts, extensions, and the highest ts seen only once there is one", () => {
+    const before = Date.now();
+    const first = connectMessage({
+      sessionId: "s-1",
+      connectionCount: 0,
+      lastCloseReason: "InitialConnect",
+      maxObservedTs: null,
+    });
+    assert.deepEqual(Object.keys(first), [
+      "type",
+      "sessionId",
+      "connectionCount",
+      "lastCloseReason",
+      "clientTs",
+      "reactiveExtensions",
+    ]);
+    assert.equal(first.type, "Connect");
+    assert.equal(first.sessionId, "s-1");
+    assert.equal(first.connectionCount, 0);
+    assert.equal(first.lastCloseReason, "InitialConnect");
+    assert.ok(first.clientTs >= before && first.clientTs <= Date.now());
+    assert.deepEqual(first.reactiveExtensions, ["diffs"]);
+    assert.notEqual(first.reactiveExtensions, EXTENSIONS, "a copy: the frozen list is never sent itself");
+    const later = connectMessage({ sessionId: "s-1", connectionCount: 3, lastCloseReason: null, maxObservedTs: 9n });
+    assert.equal(later.maxObservedTimestamp, "CQAAAAAAAAA=");
+    assert.equal(decodeTs(later.maxObservedTimestamp), 9n);
+    assert.equal(later.lastCloseReason, null);
+  });
+
+  test("ModifyQuerySet moves one version on; Add carries a journal only when there is one", () => {
+    const modifications = [
+      addQuery(4, "messages:list", { channelId: 1 }, undefined),
+      addQuery(5, "messages:paginated", {}, "signed-journal"),
+      addQuery(6, "users:list", {}, null),
+      removeQuery(2),
+    ];
+    assert.deepEqual(modifyQuerySetMessage(3, modifications), {
+      type: "ModifyQuerySet",
+      baseVersion: 3,
+      newVersion: 4,
+      modifications: [
+        { type: "Add", queryId: 4, udfPath: "messages:list", args: [{ channelId: 1 }] },
+        { type: "Add", queryId: 5, udfPath: "messages:paginated", args: [{}], journal: "signed-journal" },
+        { type: "Add", queryId: 6, udfPath: "users:list", args: [{}], journal: null },
+        { type: "Remove", queryId: 2 },
+      ],
+    });
+    assert.equal("journal" in modifications[0], false);
+  });
+
+  test("Mutation and Action: args as a one-element array of Convex JSON; unencodable args throw", () => {
+    assert.deepEqual(requestMessage("mutation", 7, "tasks:create", { n: 5n, text: "x", skip: undefined }), {
+      type: "Mutation",
+      requestId: 7,
+      udfPath: "tasks:create",
+      args: [{ n: { $integer: "BQAAAAAAAAA=" }, text: "x" }],
+    });
+    assert.deepEqual(requestMessage("action", 8, "payments:process", { orderId: 1 }), {
+      type: "Action",
+      requestId: 8,
+      udfPath: "payments:process",
+      args: [{ orderId: 1 }],
+    });
+    assert.throws(() => requestMessage("mutation", 9, "tasks:create", { when: new Date() }), /args\.when/);
+  });
+
+  test("Authenticate with a token, without one, and as logged", () => {
+    const user = authenticateMessage("tok", 2);
+    assert.deepEqual(user, { type: "Authenticate", tokenType: "User", value: "tok", baseVersion: 2 });
+    assert.deepEqual(authenticateMessage(null, 3), { type: "Authenticate", tokenType: "None", baseVersion: 3 });
+    assert.equal(loggable(user).value, "…", "the token never reaches a log");
+    assert.equal(user.value, "tok", "the message itself is left alone");
+    const mutation = requestMessage("mutation", 1, "a:b", {});
+    assert.equal(loggable(mutation), mutation);
+  });
+
+  test("the server's fields: a response's commit ts, an error's data", () => {
+    assert.equal(responseTs({ success: true, ts: encodeTs(12n) }), 12n);
+    assert.equal(responseTs({ success: true }), null, "an ActionResponse has no ts");
+    assert.equal(responseTs({ success: false, ts: encodeTs(12n) }), null);
+    const withData = wireError("Nope", { n: { $integer: "AQAAAAAAAAA=" } }, "things:create", "mutation");
+    assert.ok(withData instanceof ReactiveError);
+    assert.equal(withData.message, "Nope");
+    assert.deepEqual(withData.data, { n: 1n });
+    assert.equal(withData.functionName, "things:create");
+    assert.equal(withData.kind, "mutation");
+    assert.equal(wireError("Plain", undefined, "q:x", "query").data, undefined);
+    assert.equal(wireError("Null data", null, "q:x", "query").data, null, "present, even null, it is data");
+  });
+});
+
+// --- the diffs extension (diffs.js) ----------------------------------------------------------------
+
+describe("result diffs", () => {
+  const a = { _id: 1, body: "a" };
+  const b = { _id: 2, body: "b" };
+  const c = { _id: 3, body: "c" };
+  const d = { _id: 4, body: "d" };
+
+  test("copies, removals, changed and new items; unchanged items keep their identity", () => {
+    const next = applyResultDiff([a, b, c], {
+      removed: [2],
+      items: [1, { _id: 3, body: "c2" }, { _id: 5, body: "e", n: { $integer: "AgAAAAAAAAA=" } }],
+    });
+    assert.deepEqual(next, [a, { _id: 3, body: "c2" }, { _id: 5, body: "e", n: 2n }]);
+    assert.equal(next[0], a);
+  });
+
+  test("a move places an item out of order and the copies skip it", () => {
+    const next = applyResultDiff([a, b, c, d], { removed: [], items: [[3], 3] });
+    assert.deepEqual(next, [c, a, b, d]);
+    next.forEach((item, i) => assert.equal(item, [c, a, b, d][i]));
+    assert.deepEqual(applyResultDiff([a, b, c], { removed: [1], items: [[3], 1] }), [c, b]);
+  });
+
+  test("a diff that keeps everything, one that removes everything, one from an empty list", () => {
+    assert.deepEqual(applyResultDiff([a, b], { removed: [], items: [2] }), [a, b]);
+    assert.deepEqual(applyResultDiff([a, b], { removed: [1, 2], items: [] }), []);
+    assert.deepEqual(applyResultDiff([], { removed: [], items: [{ _id: 9 }] }), [{ _id: 9 }]);
+  });
+
+  test("a diff for a value that is not a list is refused", () => {
+    assert.throws(() => applyResultDiff(undefined, { removed: [], items: [] }), /does not hold a list/);
+    assert.throws(() => applyResultDiff({ page: [] }, { removed: [], items: [] }), /does not hold a list/);
+  });
+});
+
+// --- request status (requests.js) ----------------------------------------------------------------
+
+describe("request status", () => {
+  const statuses = (manager, ids) => ids.map((id) => manager._inflight.get(id)?.status);
+  const sendAll = (manager, limit = 10) => {
+    const sent = manager.toSend(limit);
+    for (const request of sent) manager.markSent(request);
+    return sent.map((request) => request.requestId);
+  };
+
+  test("NotSent -> Requested -> Completed -> done; a reconnect re-sends what is not done, in order", async () => {
+    const manager = new RequestManager();
+    const m0 = manager.add(0, "mutation", requestMessage("mutation", 0, "a:b", {}));
+    manager.add(1, "mutation", requestMessage("mutation", 1, "a:b", {}));
+    const a2 = manager.add(2, "action", requestMessage("action", 2, "a:c", {}));
+    assert.deepEqual(statuses(manager, [0, 1, 2]), [Status.NotSent, Status.NotSent, Status.NotSent]);
+    assert.deepEqual(sendAll(manager), [0, 1, 2]);
+    assert.deepEqual(statuses(manager, [0, 1, 2]), [Status.Requested, Status.Requested, Status.Requested]);
+    assert.deepEqual(sendAll(manager), [], "nothing is sent twice on one socket");
+
+    const answer = { type: "MutationResponse", requestId: 0, success: true, result: 5, ts: encodeTs(7n), logLines: [] };
+    assert.deepEqual(manager.onResponse(answer, 3n), [], "not done before a Transition reaches ts 7");
+    assert.equal(statuses(manager, [0])[0], Status.Completed);
+
+    // The socket dies: the action sent on it fails; on the new one everything left goes again.
+    const failed = manager.failSentActions();
+    assert.deepEqual(
+      failed.map((r) => r.requestId),
+      [2],
+    );
+    assert.equal(failed[0].outcome.error.name, "ConnectionLostError");
+    settle(failed[0]);
+    await assert.rejects(a2, { name: "ConnectionLostError" });
+    manager.restart();
+    assert.deepEqual(statuses(manager, [0, 1, 2]), [Status.CompletedNotSent, Status.NotSent, undefined]);
+    assert.deepEqual(sendAll(manager), [0, 1]);
+    assert.deepEqual(statuses(manager, [0, 1]), [Status.Completed, Status.Requested]);
+
+    const confirmed = manager.takeConfirmed(7n);
+    assert.deepEqual(
+      confirmed.map((r) => r.requestId),
+      [0],
+    );
+    settle(confirmed[0]);
+    assert.equal(await m0, 5);
+    assert.deepEqual(manager.onResponse(answer, 7n), [], "a repeat answer for a request already done");
+  });
+
+  test("the in-flight cap counts only requests that wait for their response", () => {
+    const manager = new RequestManager();
+    for (let id = 0; id < 4; id++) manager.add(id, "mutation", requestMessage("mutation", id, "a:b", {}));
+    assert.deepEqual(sendAll(manager, 2), [0, 1]);
+    assert.deepEqual(sendAll(manager, 2), []);
+    manager.onResponse({ type: "MutationResponse", requestId: 0, success: true, result: null, ts: encodeTs(9n) }, 0n);
+    assert.deepEqual(sendAll(manager, 2), [2], "a Completed mutation leaves room");
+    const failure = { type: "MutationResponse", requestId: 1, success: false, result: "no", logLines: [] };
+    const [done] = manager.onResponse(failure, 0n);
+    assert.equal(done.outcome.error.message, "no");
+    assert.equal(statuses(manager, [1])[0], undefined, "a failure is done at once");
+    assert.deepEqual(sendAll(manager, 2), [3]);
   });
 });
 

@@ -3,8 +3,11 @@
 //
 // The pieces, one concern each:
 //   socket.js        the WebSocket's life: dead-socket detection, reconnects with backoff
+//   protocol.js      every message the client sends, and the server's fields several modules read
+//   auth.js          the token (setAuth) and the identity version of Authenticate messages
 //   local_state.js   the query set the application wants (ref-counted, canonical keys)
 //   remote_state.js  the server's results, advanced by versioned Transitions
+//   diffs.js         the "diffs" extension: a list result rebuilt from its previous value and a diff
 //   requests.js      mutations and actions in flight; a mutation is done when results include it
 //   optimistic.js    local guesses layered over the server's results
 //   values.js        Convex's JSON encoding
@@ -13,26 +16,22 @@
 //
 // No DOM APIs: runs in browsers, in Node (pass `WebSocket` from the `ws` package) and in React Native.
 
+import { AuthManager } from "./auth.js";
 import { ClientClosedError } from "./errors.js";
 import { LocalQuerySet, queryKey } from "./local_state.js";
 import { OptimisticView } from "./optimistic.js";
-import { later, makeLogger, randomUuid, syncUrl } from "./platform.js";
+import { callLogged, later, makeLogger, randomUuid, syncUrl } from "./platform.js";
+import { connectMessage, loggable, requestMessage, responseTs } from "./protocol.js";
 import { RemoteQuerySet } from "./remote_state.js";
 import { RequestManager, settle } from "./requests.js";
 import { SocketManager } from "./socket.js";
-import { convexToJson, decodeTs, encodeTs } from "./values.js";
 
 export { ReactiveError, ConnectionLostError, ClientClosedError } from "./errors.js";
 export { queryKey, canonicalizeUdfPath } from "./local_state.js";
 export { convexToJson, jsonToConvex } from "./values.js";
 export { CLIENT_VERSION, syncUrl } from "./platform.js";
+export { EXTENSIONS } from "./protocol.js";
 
-/**
- * Protocol extensions this client understands, announced in Connect.reactiveExtensions
- * (docs/protocol.md, "Extensions"); a server uses one only for clients that list it.
- * "diffs": list results keyed by `_id` may arrive as changes (remote_state.js applyResultDiff).
- */
-export const EXTENSIONS = Object.freeze(["diffs"]);
 // Mutations and actions sent and not yet answered, at most: half the server's default MAX_PENDING_MUTATIONS,
 // so that a burst waits here rather than in the server's back-pressure.
 export const MAX_REQUESTS_IN_FLIGHT = 50;
@@ -65,9 +64,7 @@ export class ReactiveClient {
     this._view = new OptimisticView(this._logger);
     this._nextRequestId = 0; // shared by mutations and actions; never reset (keys server de-duplication)
     this._maxObservedTs = null;
-    this._token = null;
-    this._onAuthError = null;
-    this._identityVersion = 0; // the baseVersion of our next Authenticate on this socket
+    this._auth = new AuthManager((message) => this._send(message), this._logger);
     this._flushScheduled = false;
     this._closed = false;
     this._stateListeners = new Set();
@@ -182,35 +179,29 @@ export class ReactiveClient {
    * confirmed, and rolled back if it fails.
    */
   mutation(name, args = {}, options = {}) {
+    return this._request("mutation", name, args, options);
+  }
+
+  /** Run an action. Not retried: if the connection drops while it runs, it rejects with ConnectionLostError. */
+  action(name, args = {}) {
+    return this._request("action", name, args, {});
+  }
+
+  /** A mutation or an action: nothing is registered (or sent) when its args or its optimistic update throw. */
+  _request(kind, name, args, options) {
     if (this._closed) return Promise.reject(new ClientClosedError());
     const requestId = this._nextRequestId++;
     let message;
     let changed = null;
     try {
-      message = { type: "Mutation", requestId, udfPath: name, args: [convexToJson(args, "args")] };
-      if (options.optimisticUpdate) {
-        changed = this._view.addLayer(requestId, (store) => options.optimisticUpdate(store, args));
-      }
+      message = requestMessage(kind, requestId, name, args);
+      const update = options.optimisticUpdate;
+      if (update) changed = this._view.addLayer(requestId, (store) => update(store, args));
     } catch (error) {
       return Promise.reject(error);
     }
-    const promise = this._requests.add(requestId, "mutation", message);
+    const promise = this._requests.add(requestId, kind, message);
     if (changed !== null) this._notify(changed);
-    this._sendRequests();
-    return promise;
-  }
-
-  /** Run an action. Not retried: if the connection drops while it runs, it rejects with ConnectionLostError. */
-  action(name, args = {}) {
-    if (this._closed) return Promise.reject(new ClientClosedError());
-    const requestId = this._nextRequestId++;
-    let message;
-    try {
-      message = { type: "Action", requestId, udfPath: name, args: [convexToJson(args, "args")] };
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const promise = this._requests.add(requestId, "action", message);
     this._sendRequests();
     return promise;
   }
@@ -223,25 +214,12 @@ export class ReactiveClient {
    * runs if the server rejects the token; the client then drops it.
    */
   setAuth(token, { onAuthError } = {}) {
-    const had = this._token !== null;
-    this._token = token || null;
-    this._onAuthError = onAuthError ?? null;
-    if (this._socket.state !== "connected") return; // sent with the next Connect
-    if (this._token !== null) this._authenticate();
-    else if (had) {
-      this._send({ type: "Authenticate", tokenType: "None", baseVersion: this._identityVersion });
-      this._identityVersion += 1;
-    }
+    this._auth.set(token, onAuthError, this._socket.state === "connected");
   }
 
   /** Same as setAuth(null). */
   clearAuth() {
     this.setAuth(null);
-  }
-
-  _authenticate() {
-    this._send({ type: "Authenticate", tokenType: "User", value: this._token, baseVersion: this._identityVersion });
-    this._identityVersion += 1;
   }
 
   // --- connection -------------------------------------------------------------------------------
@@ -275,11 +253,7 @@ export class ReactiveClient {
     if (state === this._publicState) return;
     this._publicState = state;
     for (const listener of [...this._stateListeners]) {
-      try {
-        listener(state);
-      } catch (error) {
-        this._logger.error(`reactive: a connection state listener threw: ${error}`);
-      }
+      callLogged(this._logger, "a connection state listener", () => listener(state));
     }
   }
 
@@ -287,9 +261,7 @@ export class ReactiveClient {
 
   _send(message) {
     const sent = this._socket.send(message);
-    if (sent && this._verbose) {
-      this._logger.debug("reactive: sent", message.type === "Authenticate" ? { ...message, value: "…" } : message);
-    }
+    if (sent && this._verbose) this._logger.debug("reactive: sent", loggable(message));
     return sent;
   }
 
@@ -320,18 +292,15 @@ export class ReactiveClient {
    */
   _onOpen({ connectionCount, lastCloseReason }) {
     this._remote.restart();
-    const connect = {
-      type: "Connect",
-      sessionId: this._sessionId,
-      connectionCount,
-      lastCloseReason,
-      clientTs: Date.now(),
-      reactiveExtensions: [...EXTENSIONS],
-    };
-    if (this._maxObservedTs !== null) connect.maxObservedTimestamp = encodeTs(this._maxObservedTs);
-    this._send(connect);
-    this._identityVersion = 0;
-    if (this._token !== null) this._authenticate();
+    this._send(
+      connectMessage({
+        sessionId: this._sessionId,
+        connectionCount,
+        lastCloseReason,
+        maxObservedTs: this._maxObservedTs,
+      }),
+    );
+    this._auth.restart();
     const { message, dropped } = this._local.restart();
     this._send(message);
     this._requests.restart();
@@ -343,16 +312,17 @@ export class ReactiveClient {
   _sendRequests() {
     for (const request of this._requests.toSend(MAX_REQUESTS_IN_FLIGHT)) {
       if (!this._send(request.message)) return;
-      request.sent = true;
+      this._requests.markSent(request);
     }
   }
 
   /** The socket died: actions in flight on it cannot be answered any more (they are not retried). */
   _onClose() {
-    for (const request of this._requests.failSentActions()) settle(request);
+    this._finish(this._requests.failSentActions());
   }
 
   _observe(ts) {
+    if (ts === null) return;
     if (this._maxObservedTs === null || ts > this._maxObservedTs) this._maxObservedTs = ts;
   }
 
@@ -364,7 +334,7 @@ export class ReactiveClient {
         return;
       case "MutationResponse":
       case "ActionResponse": {
-        if (message.success && typeof message.ts === "string") this._observe(decodeTs(message.ts));
+        this._observe(responseTs(message));
         this._finish(this._requests.onResponse(message, this._remote.ts));
         this._sendRequests(); // room for a request waiting behind the in-flight cap
         return;
@@ -372,7 +342,7 @@ export class ReactiveClient {
       case "Ping":
         return; // its only job was to reset the inactivity timer (socket.js)
       case "AuthError":
-        this._onAuthErrorMessage(message);
+        this._auth.onAuthError(message);
         return;
       case "FatalError":
         // The server found this connection's state broken; a new socket starts it afresh.
@@ -398,32 +368,18 @@ export class ReactiveClient {
     // Mutations the results now include: their guesses go in the same rebuild that brings the
     // real writes, so the UI never shows both (or neither).
     const confirmed = this._requests.takeConfirmed(this._remote.ts);
-    const dropped = new Set(confirmed.map((request) => request.requestId));
-    if (changedIds.length > 0 || dropped.size > 0) this._notify(this._view.rebuild(this._serverResults(), dropped));
-    for (const request of confirmed) settle(request);
+    this._finish(confirmed, changedIds.length > 0 || confirmed.length > 0);
   }
 
-  _finish(done) {
-    if (done.length === 0) return;
+  /**
+   * Settle requests that are done, after dropping their optimistic layers in one rebuild of the
+   * view (made anyway when `rebuild`): subscribers see the rollback, or the real writes without
+   * the guess, before any promise settles.
+   */
+  _finish(done, rebuild = false) {
     const dropped = new Set(done.filter((r) => this._view.hasLayer(r.requestId)).map((r) => r.requestId));
-    if (dropped.size > 0) this._notify(this._view.rebuild(this._serverResults(), dropped));
+    if (rebuild || dropped.size > 0) this._notify(this._view.rebuild(this._serverResults(), dropped));
     for (const request of done) settle(request);
-  }
-
-  _onAuthErrorMessage(message) {
-    // As with Convex, every Authenticate sent moves our identity version on, accepted or not:
-    // the next one starts after it (the server refuses an older baseVersion). The server now
-    // runs this connection's queries anonymously.
-    this._token = null;
-    this._logger.error(`reactive: authentication failed: ${message.error}`);
-    const handler = this._onAuthError;
-    if (handler) {
-      try {
-        handler(message.error);
-      } catch (error) {
-        this._logger.error(`reactive: onAuthError threw: ${error}`);
-      }
-    }
   }
 
   /** key -> server result, for every query still wanted. */
@@ -441,13 +397,7 @@ export class ReactiveClient {
       const entry = this._local.byKey(key);
       if (entry === undefined) continue;
       for (const record of [...entry.subscriptions]) {
-        try {
-          record.onChange();
-        } catch (error) {
-          this._logger.error(
-            `reactive: a subscriber of ${entry.name} threw: ${error && error.stack ? error.stack : error}`,
-          );
-        }
+        callLogged(this._logger, `a subscriber of ${entry.name}`, () => record.onChange());
       }
     }
   }

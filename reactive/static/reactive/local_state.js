@@ -5,6 +5,7 @@
 // the client flushes them together (once per microtask), so an unsubscribe followed at once by a
 // subscribe to the same query (a React re-render, a component moving) costs nothing on the wire.
 
+import { addQuery, modifyQuerySetMessage, removeQuery } from "./protocol.js";
 import { canonicalJson, convexToJson } from "./values.js";
 
 /** `messages` -> `messages:default`, `dir/messages.js:list` -> `dir/messages:list` (as the server names functions). */
@@ -88,15 +89,10 @@ export class LocalQuerySet {
     const dropped = this._purge();
     const modifications = [];
     for (const entry of dropped) {
-      if (this._onServer.delete(entry.queryId)) modifications.push({ type: "Remove", queryId: entry.queryId });
+      if (this._onServer.delete(entry.queryId)) modifications.push(removeQuery(entry.queryId));
     }
     if (!connected) return { message: null, dropped };
-    for (const entry of this._byKey.values()) {
-      if (!this._onServer.has(entry.queryId)) {
-        modifications.push(this._add(entry));
-        this._onServer.add(entry.queryId);
-      }
-    }
+    modifications.push(...this._addMissing());
     if (modifications.length === 0) return { message: null, dropped };
     return { message: this._modify(modifications), dropped };
   }
@@ -110,12 +106,7 @@ export class LocalQuerySet {
     const dropped = this._purge();
     this._onServer.clear();
     this._version = 0;
-    const modifications = [];
-    for (const entry of this._byKey.values()) {
-      modifications.push(this._add(entry));
-      this._onServer.add(entry.queryId);
-    }
-    return { message: this._modify(modifications), dropped };
+    return { message: this._modify(this._addMissing()), dropped };
   }
 
   _purge() {
@@ -130,15 +121,20 @@ export class LocalQuerySet {
     return dropped;
   }
 
-  _add(entry) {
-    const add = { type: "Add", queryId: entry.queryId, udfPath: entry.name, args: [entry.argsJson] };
-    if (entry.journal !== undefined) add.journal = entry.journal;
-    return add;
+  /** `Add` modifications for the entries the server does not have yet, now counted as on the server. */
+  _addMissing() {
+    const adds = [];
+    for (const entry of this._byKey.values()) {
+      if (this._onServer.has(entry.queryId)) continue;
+      adds.push(addQuery(entry.queryId, entry.name, entry.argsJson, entry.journal));
+      this._onServer.add(entry.queryId);
+    }
+    return adds;
   }
 
   _modify(modifications) {
-    const baseVersion = this._version;
-    this._version += 1;
-    return { type: "ModifyQuerySet", baseVersion, newVersion: this._version, modifications };
+    const message = modifyQuerySetMessage(this._version, modifications);
+    this._version = message.newVersion;
+    return message;
   }
 }

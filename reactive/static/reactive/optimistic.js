@@ -7,6 +7,7 @@
 // count it twice) or fails (a rollback: the next view is the server's results without it).
 
 import { canonicalizeUdfPath, queryKey } from "./local_state.js";
+import { callLogged } from "./platform.js";
 
 /** The store handed to `optimisticUpdate(localStore, args)`. */
 class LocalStore {
@@ -66,13 +67,9 @@ export class OptimisticView {
     const previous = this.visible;
     const next = new Map(server);
     const store = new LocalStore(next);
-    for (const layer of this._layers) {
-      try {
-        layer.update(store);
-      } catch (error) {
-        this._logger.error(`reactive: an optimistic update threw while being replayed (ignored): ${error}`);
-      }
-    }
+    // A replay that throws is skipped this time; the layer stays until its mutation is done.
+    for (const layer of this._layers)
+      callLogged(this._logger, "an optimistic update being replayed", () => layer.update(store));
     this.visible = next;
     const changed = [];
     for (const [key, result] of next) if (previous.get(key) !== result) changed.push(key);

@@ -71,6 +71,23 @@ function checkPage(value, name) {
   }
 }
 
+/** A view of `derivePaginatedView`; `isLoading` follows from the status. */
+function paginatedView(results, status, lastPage, error, transitions) {
+  return {
+    results,
+    status,
+    isLoading: status === "LoadingFirstPage" || status === "LoadingMore",
+    lastPage,
+    error,
+    transitions,
+  };
+}
+
+/** The view while the first page loads (and of a skipped paginated query). */
+export function firstPageLoading(transitions = []) {
+  return paginatedView([], "LoadingFirstPage", undefined, undefined, transitions);
+}
+
 /**
  * What to show for `state` given `resultOf(pageKey)` (`{ value }`, `{ error }` or undefined):
  * `{ results, status, isLoading, lastPage, error, transitions }`. `transitions` are the state
@@ -92,22 +109,15 @@ export function derivePaginatedView(state, resultOf) {
     if ("error" in result) {
       if (isInvalidCursor(result.error)) {
         transitions.push((s) => (s.id === state.id ? initialPaginationState(s.name, s.args, s.initialNumItems) : s));
-        return {
-          results: [],
-          status: "LoadingFirstPage",
-          isLoading: true,
-          lastPage: undefined,
-          error: undefined,
-          transitions,
-        };
+        return firstPageLoading(transitions);
       }
-      return { results, status: "Error", isLoading: false, lastPage: undefined, error: result.error, transitions };
+      return paginatedView(results, "Error", undefined, result.error, transitions);
     }
     const page = result.value;
     try {
       checkPage(page, state.name);
     } catch (error) {
-      return { results, status: "Error", isLoading: false, lastPage: undefined, error, transitions };
+      return paginatedView(results, "Error", undefined, error, transitions);
     }
     const replacements = state.replacing[pageKey];
     if (replacements !== undefined) {
@@ -134,10 +144,9 @@ export function derivePaginatedView(state, resultOf) {
   }
   if (loadingIndex !== -1) {
     const status = loadingIndex === 0 ? "LoadingFirstPage" : "LoadingMore";
-    return { results, status, isLoading: true, lastPage: undefined, error: undefined, transitions };
+    return paginatedView(results, status, undefined, undefined, transitions);
   }
-  const status = lastPage.isDone ? "Exhausted" : "CanLoadMore";
-  return { results, status, isLoading: false, lastPage, error: undefined, transitions };
+  return paginatedView(results, lastPage.isDone ? "Exhausted" : "CanLoadMore", lastPage, undefined, transitions);
 }
 
 /**

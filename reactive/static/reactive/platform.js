@@ -1,5 +1,6 @@
 // What differs between browsers, Node and React Native, kept in one place: the URL of the sync
-// endpoint, a UUID, the microtask queue, and logging. Nothing here touches the DOM.
+// endpoint, a UUID, the microtask queue, and logging (with the one way application callbacks are
+// called). Nothing here touches the DOM.
 
 /** Sent as the version part of `/api/<version>/sync`; the server accepts any. */
 export const CLIENT_VERSION = "reactive-0.1.0";
@@ -33,6 +34,18 @@ export function randomUuid() {
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Call `fn()`, application code the client must outlive (a subscriber, a listener, a handler):
+ * what it throws is logged as `reactive: <what> threw: …`, with its stack, and goes no further.
+ */
+export function callLogged(logger, what, fn) {
+  try {
+    fn();
+  } catch (error) {
+    logger.error(`reactive: ${what} threw: ${error && error.stack ? error.stack : error}`);
+  }
 }
 
 /** The client's logger: `options.logger`, or the console (informational lines only when verbose). */

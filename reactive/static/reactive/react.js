@@ -18,7 +18,13 @@ import {
   useSyncExternalStore,
 } from "react";
 import { queryKey } from "./local_state.js";
-import { derivePaginatedView, initialPaginationState, loadMore as loadMoreState, pageQueries } from "./pagination.js";
+import {
+  derivePaginatedView,
+  firstPageLoading,
+  initialPaginationState,
+  loadMore as loadMoreState,
+  pageQueries,
+} from "./pagination.js";
 
 const ReactiveContext = createContext(null);
 ReactiveContext.displayName = "ReactiveContext";
@@ -157,17 +163,7 @@ export function usePaginatedQuery(name, args, options) {
   const queries = useMemo(() => (state === null ? [] : pageQueries(state)), [state]);
   const results = useQueryResults(client, queries);
   const view = useMemo(
-    () =>
-      state === null
-        ? {
-            results: [],
-            status: "LoadingFirstPage",
-            isLoading: true,
-            lastPage: undefined,
-            error: undefined,
-            transitions: [],
-          }
-        : derivePaginatedView(state, (pageKey) => results[pageKey]),
+    () => (state === null ? firstPageLoading() : derivePaginatedView(state, (pageKey) => results[pageKey])),
     [state, results],
   );
   useEffect(() => {

@@ -5,7 +5,8 @@
 // new socket opens, the old values stay visible until the server re-sends them (the first
 // Transition of a connection carries every re-added query), so the UI never blanks out.
 
-import { ReactiveError } from "./errors.js";
+import { applyResultDiff } from "./diffs.js";
+import { wireError } from "./protocol.js";
 import { decodeTs, jsonToConvex } from "./values.js";
 
 /** The version every new socket starts at (PROTOCOL.md: the server starts each connection from scratch). */
@@ -24,44 +25,6 @@ function parseVersion(raw, what) {
 
 function describe(version) {
   return `(querySet ${version.querySet}, identity ${version.identity}, ts ${version.ts})`;
-}
-
-/**
- * The "diffs" extension (docs/protocol.md, "Extensions"): a QueryUpdated may carry `diff`
- * instead of `value` (only because this client listed "diffs" in Connect). Rebuild the exact
- * value a full update would have carried from the value last received: drop `removed` ids,
- * then walk `items` (a number copies that many of the remaining items in order, skipping ones
- * already placed; `[id]` places an unchanged item moved here; an object is a new or changed
- * item). Unchanged items keep their identity, which lets React skip re-rendering them.
- */
-export function applyResultDiff(previousValue, diff) {
-  if (!Array.isArray(previousValue)) {
-    throw new Error("Received a result diff for a query that does not hold a list");
-  }
-  const removed = new Set(diff.removed);
-  const rest = previousValue.filter((item) => !removed.has(item._id));
-  const byId = new Map(rest.map((item) => [item._id, item]));
-  const placed = new Set();
-  const result = [];
-  let position = 0;
-  for (const entry of diff.items) {
-    if (typeof entry === "number") {
-      for (let copied = 0; copied < entry; copied++) {
-        while (placed.has(rest[position]._id)) position++;
-        result.push(rest[position]);
-        placed.add(rest[position]._id);
-        position++;
-      }
-    } else if (Array.isArray(entry)) {
-      result.push(byId.get(entry[0]));
-      placed.add(entry[0]);
-    } else {
-      const item = jsonToConvex(entry);
-      result.push(item);
-      placed.add(item._id);
-    }
-  }
-  return result;
 }
 
 export class RemoteQuerySet {
@@ -115,6 +78,7 @@ export class RemoteQuerySet {
         case "QueryUpdated": {
           let value;
           if ("diff" in modification) {
+            // Only sent when this client holds the previous value (the diffs extension, diffs.js).
             const previous = this._results.get(queryId);
             value = applyResultDiff(previous && previous.value, modification.diff);
           } else {
@@ -127,11 +91,7 @@ export class RemoteQuerySet {
           this._results.set(queryId, {
             name: entry.name,
             args: entry.args,
-            error: new ReactiveError(modification.errorMessage, {
-              data: modification.errorData === undefined ? undefined : jsonToConvex(modification.errorData),
-              functionName: entry.name,
-              kind: "query",
-            }),
+            error: wireError(modification.errorMessage, modification.errorData, entry.name, "query"),
           });
           break;
         case "QueryRemoved":

@@ -9,8 +9,28 @@
 //
 // Actions are not idempotent, so an action whose socket died is failed, never re-sent.
 
-import { ConnectionLostError, ReactiveError } from "./errors.js";
-import { decodeTs, jsonToConvex } from "./values.js";
+import { ConnectionLostError } from "./errors.js";
+import { responseTs, wireError } from "./protocol.js";
+import { jsonToConvex } from "./values.js";
+
+/**
+ * Where a request in flight stands (the names of Convex's request_manager, plus one for the
+ * completed mutations a new socket still owes a re-send):
+ *
+ *   NotSent           waiting for its response; not sent on the current socket yet
+ *   Requested         sent on the current socket; waiting for its response
+ *   Completed         a mutation whose successful response came: `ts` and `outcome` are known; it
+ *                     waits for a Transition at `ts`
+ *   CompletedNotSent  Completed, and not re-sent on the current socket yet (after a reconnect)
+ *
+ * A request leaves the in-flight set when it is done (its outcome final), whatever its status.
+ */
+export const Status = Object.freeze({
+  NotSent: "NotSent",
+  Requested: "Requested",
+  Completed: "Completed",
+  CompletedNotSent: "CompletedNotSent",
+});
 
 class Request {
   constructor(requestId, kind, message, resolve, reject) {
@@ -19,9 +39,9 @@ class Request {
     this.message = message;
     this.resolve = resolve;
     this.reject = reject;
-    this.sent = false; // sent on the current socket
-    this.ts = null; // BigInt commit ts once a successful MutationResponse arrived
-    this.outcome = null; // { value } | { error } once known
+    this.status = Status.NotSent;
+    this.ts = null; // BigInt commit ts, from Completed on
+    this.outcome = null; // { value } | { error }, from Completed on, or once done
   }
 }
 
@@ -30,7 +50,7 @@ export class RequestManager {
     this._inflight = new Map(); // requestId -> Request, in requestId (= sending) order
   }
 
-  /** Register a request; returns its promise. The caller sends it (and calls `sent`) when it can. */
+  /** Register a request; returns its promise. The caller sends it (and calls `markSent`) when it can. */
   add(requestId, kind, message) {
     let request;
     const promise = new Promise((resolve, reject) => {
@@ -47,16 +67,21 @@ export class RequestManager {
    */
   toSend(limit) {
     let waiting = 0;
-    for (const request of this._inflight.values()) if (request.sent && request.outcome === null) waiting += 1;
+    for (const request of this._inflight.values()) if (request.status === Status.Requested) waiting += 1;
     const ready = [];
     for (const request of this._inflight.values()) {
       if (waiting >= limit) break;
-      if (!request.sent) {
+      if (isUnsent(request)) {
         ready.push(request);
         waiting += 1;
       }
     }
     return ready;
+  }
+
+  /** `request` (from `toSend`) went out on the current socket. */
+  markSent(request) {
+    request.status = request.status === Status.CompletedNotSent ? Status.Completed : Status.Requested;
   }
 
   /**
@@ -67,35 +92,23 @@ export class RequestManager {
   onResponse(message, reachedTs) {
     const request = this._inflight.get(message.requestId);
     if (request === undefined) return []; // a repeat answer for a request already done
-    const functionName = request.message.udfPath;
     if (!message.success) {
-      request.outcome = {
-        error: new ReactiveError(message.result, {
-          data: message.errorData === undefined ? undefined : jsonToConvex(message.errorData),
-          functionName,
-          kind: request.kind,
-        }),
-      };
-      this._inflight.delete(request.requestId);
-      return [request];
+      request.outcome = { error: wireError(message.result, message.errorData, request.message.udfPath, request.kind) };
+      return this._done([request]);
     }
     request.outcome = { value: jsonToConvex(message.result ?? null) };
-    if (request.kind === "mutation" && typeof message.ts === "string") {
-      request.ts = decodeTs(message.ts);
-      if (request.ts > reachedTs) return []; // wait for the Transition that contains its writes
+    const ts = request.kind === "mutation" ? responseTs(message) : null;
+    if (ts !== null) {
+      request.ts = ts;
+      request.status = Status.Completed;
+      if (ts > reachedTs) return []; // wait for the Transition that contains its writes
     }
-    this._inflight.delete(request.requestId);
-    return [request];
+    return this._done([request]);
   }
 
   /** Mutations whose writes the results at `ts` include: removed from the in-flight set and returned. */
   takeConfirmed(ts) {
-    const done = [];
-    for (const request of this._inflight.values()) {
-      if (request.ts !== null && request.ts <= ts) done.push(request);
-    }
-    for (const request of done) this._inflight.delete(request.requestId);
-    return done;
+    return this._done([...this._inflight.values()].filter((request) => request.ts !== null && request.ts <= ts));
   }
 
   /**
@@ -103,19 +116,17 @@ export class RequestManager {
    * answer cannot arrive any more, and running them again might run them twice.
    */
   failSentActions() {
-    const failed = [];
-    for (const request of this._inflight.values()) {
-      if (request.kind === "action" && request.sent) {
-        request.outcome = {
-          error: new ConnectionLostError(
-            `The connection was lost while action ${request.message.udfPath} was in flight; it may or may not have run`,
-          ),
-        };
-        failed.push(request);
-      }
+    const failed = [...this._inflight.values()].filter(
+      (request) => request.kind === "action" && request.status === Status.Requested,
+    );
+    for (const request of failed) {
+      request.outcome = {
+        error: new ConnectionLostError(
+          `The connection was lost while action ${request.message.udfPath} was in flight; it may or may not have run`,
+        ),
+      };
     }
-    for (const request of failed) this._inflight.delete(request.requestId);
-    return failed;
+    return this._done(failed);
   }
 
   /**
@@ -124,14 +135,45 @@ export class RequestManager {
    * and every action that was never sent.
    */
   restart() {
-    for (const request of this._inflight.values()) request.sent = false;
+    for (const request of this._inflight.values()) request.status = unsentStatus(request);
   }
 
   /** Every request in flight, removed (close()). */
   takeAll() {
-    const all = [...this._inflight.values()];
-    this._inflight.clear();
-    return all;
+    return this._done([...this._inflight.values()]);
+  }
+
+  _done(requests) {
+    for (const request of requests) this._inflight.delete(request.requestId);
+    return requests;
+  }
+}
+
+/** Whether the current socket still owes `request` a send. */
+function isUnsent(request) {
+  switch (request.status) {
+    case Status.NotSent:
+    case Status.CompletedNotSent:
+      return true;
+    case Status.Requested:
+    case Status.Completed:
+      return false;
+    default:
+      throw new Error(`Unknown request status ${JSON.stringify(request.status)}`);
+  }
+}
+
+/** The status of `request` on a new socket, which has been sent nothing. */
+function unsentStatus(request) {
+  switch (request.status) {
+    case Status.NotSent:
+    case Status.Requested:
+      return Status.NotSent;
+    case Status.Completed:
+    case Status.CompletedNotSent:
+      return Status.CompletedNotSent;
+    default:
+      throw new Error(`Unknown request status ${JSON.stringify(request.status)}`);
   }
 }
 

@@ -148,23 +148,23 @@ export class SocketManager {
   /** Close for good: no reconnect, no more callbacks. */
   close() {
     if (this._state === "closed") return;
-    this._clearTimers();
-    this._discard(this._ws);
-    this._ws = null;
+    this._dropSocket();
     this._setState("closed");
   }
 
   _died(reason, clientInitiated) {
-    this._clearTimers();
-    this._discard(this._ws);
-    this._ws = null;
+    this._dropSocket();
     if (this.lastCloseReason === null) this.lastCloseReason = reason;
     if (this._everConnected) this._setState("disconnected");
     this._scheduleReconnect(clientInitiated);
     this._onClose();
   }
 
-  _discard(ws) {
+  /** Stop the timers and let go of the current socket, which sends no more callbacks. */
+  _dropSocket() {
+    this._clearTimers();
+    const ws = this._ws;
+    this._ws = null;
     if (ws === null) return;
     // No-op handlers rather than null: the `ws` package throws on an "error" event nobody listens to.
     ws.onopen = noop;
