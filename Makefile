@@ -119,7 +119,7 @@ clean:
 
 # The benchmark (docs/performance.md): chat workload against polling, djangochannelsrestframework and table-level
 # invalidation, the PostgreSQL + Redis 2-process run and 10,000 idle connections; results in bench/results/.
-# BENCH_ARGS=--quick for a run under two minutes; `python manage.py reactive_bench --help` lists the options.
+# BENCH_ARGS=--quick for a run under two minutes; `python -m bench --help` lists the options.
 BENCH_ARGS ?= --idle
 .PHONY: bench
 $(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
@@ -127,7 +127,7 @@ $(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
 	touch $@
 
 bench: $(BIN)/.bench-installed
-	$(BIN)/python manage.py reactive_bench $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Hostile load (docs/security.md, "Hostile load"): a bystander's write round trips (p50/p99/max) and the server's
 # RSS, quiet and while one client runs each attack of bench/attacks.py, each on a fresh server (~3 min);
@@ -136,4 +136,4 @@ bench: $(BIN)/.bench-installed
 BENCH_HOSTILE_ARGS ?=
 .PHONY: bench-hostile
 bench-hostile: $(BIN)/.bench-installed
-	$(BIN)/python manage.py reactive_bench --hostile $(BENCH_HOSTILE_ARGS)
+	$(BIN)/python -m bench --hostile $(BENCH_HOSTILE_ARGS)

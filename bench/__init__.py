@@ -1,4 +1,4 @@
-"""The benchmark of ``reactive`` against its alternatives (``make bench``, ``manage.py reactive_bench``).
+"""The benchmark of ``reactive`` against its alternatives (``make bench``, ``python -m bench``).
 
 Modules:
 
@@ -8,7 +8,7 @@ Modules:
   and the hostile-load runs' bystander and attacker;
 - :mod:`bench.client` - a lean sync-protocol client (diffs applied as reactive/live/diffs.py describes), and the
   bystander that times its write round trips;
-- :mod:`bench.attacks` - the hostile clients of ``reactive_bench --hostile`` (docs/security.md, "Hostile load");
+- :mod:`bench.attacks` - the hostile clients of ``python -m bench --hostile`` (docs/security.md, "Hostile load");
 - :mod:`bench.db` - database chores run in a child process (migrate + seed, commit times from the outbox);
 - :mod:`bench.report` - the Markdown table, the JSON file and the latency CDF plot;
 - :mod:`bench.settings`, :mod:`bench.asgi`, :mod:`bench.dcrf` - the bench servers' Django configuration and

@@ -1,4 +1,4 @@
-"""Hostile clients for the hostile-load runs (``reactive_bench --hostile``; docs/security.md, "Hostile load").
+"""Hostile clients for the hostile-load runs (``python -m bench --hostile``; docs/security.md, "Hostile load").
 
 Each attack is one coroutine that attacks the server at ``base_url`` until it is cancelled, counting what it
 did in an :class:`AttackStats`. The attackers use the same sockets as every benchmark client
