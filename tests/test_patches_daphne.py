@@ -64,3 +64,33 @@ def test_a_wrapped_transport_is_left_to_the_reactor(connection: tuple[tcp.Connec
 
 def test_daphne_server_send_is_patched() -> None:
     assert WebSocketProtocol.serverSend.__wrapped__ is transport._patched._originals[(WebSocketProtocol, "serverSend")]
+
+
+def test_a_listening_port_accepts_a_few_connections_per_turn() -> None:
+    """A flood of connections is parsed a few per turn of the reactor (ACCEPTS_PER_TURN), not hundreds at once
+    before any other socket is served; the rest wait in the kernel's queue and are taken in the next turns."""
+    reactor = SelectReactor()
+    accepted: list[object] = []
+
+    class Counting(Factory):
+        def buildProtocol(self, addr: object) -> Protocol:
+            accepted.append(addr)
+            return Protocol()
+
+    port = tcp.Port(0, Counting(), backlog=200, interface="127.0.0.1", reactor=reactor)
+    port.startListening()
+    transport.accepting_a_few_per_turn(port)
+    address = port.getHost()
+    clients = [socket.create_connection((address.host, address.port)) for _ in range(60)]
+    try:
+        turns = []
+        while len(accepted) < len(clients):
+            before = len(accepted)
+            port.doRead()
+            turns.append(len(accepted) - before)
+        assert max(turns) == transport.ACCEPTS_PER_TURN
+        assert sum(turns) == len(clients)
+    finally:
+        for client in clients:
+            client.close()
+        port.stopListening()

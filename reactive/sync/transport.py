@@ -7,6 +7,8 @@
   ``IDLE_TIMEOUT`` is dropped.
 - ``applicationCreateWorked`` / ``onMessage`` / ``onClose``: input received and not yet handled is bounded: past
   ``MAX_INBOUND_BYTES`` or ``MAX_INBOUND_MESSAGES`` the socket is not read.
+- ``Server.listen_success``: each listening port accepts at most :data:`ACCEPTS_PER_TURN` connections per turn of
+  the reactor.
 
 Under another ASGI server nothing is patched: it negotiates compression and keeps its sockets itself.
 """
@@ -266,12 +268,46 @@ def _websocket_check_timeouts(original: Callable[..., Any]) -> Callable[..., Any
     return check_timeouts
 
 
+# --- Daphne: new connections accepted a few per turn of the reactor -------------------------------------
+
+# Twisted accepts up to 100 new connections per turn of the reactor, and 20 more each turn that took them all:
+# under a flood of connections one turn then parses hundreds of handshakes (half a millisecond each) before any
+# other socket is served. A few per turn keeps every turn short; the rest wait in the kernel's accept queue.
+ACCEPTS_PER_TURN = 8
+
+
+def accepting_a_few_per_turn(port: Any) -> None:
+    """Bound the connections Twisted's listening ``port`` accepts per turn to :data:`ACCEPTS_PER_TURN`."""
+    read = port.doRead
+
+    def doRead() -> Any:
+        port.numberAccepts = min(port.numberAccepts, ACCEPTS_PER_TURN)
+        try:
+            return read()
+        finally:
+            port.numberAccepts = min(port.numberAccepts, ACCEPTS_PER_TURN)
+
+    port.doRead = doRead
+
+
+def _listen_success(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def listen_success(self: Any, port: Any) -> Any:
+        if hasattr(port, "numberAccepts"):  # a TCP or UNIX listening port
+            accepting_a_few_per_turn(port)
+        return original(self, port)
+
+    return listen_success
+
+
 def _daphne_patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]]:
     try:
+        from daphne.server import Server
         from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
     except ImportError:  # served by another ASGI server: it negotiates compression itself
         return []
     return [
+        (Server, "listen_success", _listen_success),
         (WebSocketFactory, "__init__", _websocket_factory_init),
         (WebSocketProtocol, "serverSend", _websocket_server_send),
         (WebSocketProtocol, "applicationCreateWorked", _application_create_worked),
