@@ -32,22 +32,12 @@ from django.db.models import Model, Q, QuerySet
 
 from .codec import decode_value, encode_value
 from .conf import reactive_settings
-from .errors import LimitExceeded, ReactiveError
+from .errors import InvalidCursor, LimitExceeded
 from .validators import Object, Validator, v
 
 # The journal of a page marks its end; this one means "to the end of the range".
 END = "end"
 _SPLIT_FACTOR = 2
-
-
-class InvalidCursor(ReactiveError):
-    """A cursor that this query did not produce (the official client restarts from page one)."""
-
-    code = "invalid_cursor"
-    default_message = "InvalidCursor: the pagination cursor is not valid for this query"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, data={"isConvexSystemError": True, "paginationError": "InvalidCursor"})
 
 
 @dataclass

@@ -15,9 +15,9 @@ from django.test import Client, override_settings
 
 from demo_project.chat.models import Channel
 from reactive import functions, query, v
+from reactive.calls import validate_args
 from reactive.conf import reactive_settings
 from reactive.errors import ArgumentError, ConfigurationError
-from reactive.execution import validate_args
 from reactive.testing import ReactiveCommunicator
 from reactive.values import canonical_args, decode, dumps, encode, to_json_value
 

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import diffs, journals, metrics
-from ..errors import ArgumentError, FunctionNotFound, LimitExceeded, ProtocolError
-from ..execution import Outcome, validate_args
+from ..calls import prepare_call
+from ..errors import LimitExceeded, ProtocolError, ReactiveError
+from ..execution import Outcome
 from ..functions import FunctionSpec, Kind
-from ..limits import check_args
-from ..permissions import public_function
 from ..subscriptions import QueryInstance, SubscriptionManager
-from ..values import EncodingError, canonical_args, decode
+from ..values import canonical_args
 from . import protocol
 
 logger = logging.getLogger("reactive")
@@ -146,19 +145,14 @@ class Session:
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(limit))
             return
         try:
-            spec = public_function(mod.udf_path, Kind.QUERY, mod.component_path)
-            check_args(mod.args)
-            args = validate_args(spec, decode(mod.args))
+            call = prepare_call(mod.udf_path, Kind.QUERY, mod.args, mod.component_path, validate=True)
+            spec, args = call.spec, call.args
             cargs = canonical_args(args)
             journal = journals.accept(spec.name, cargs, mod.journal)
-        except EncodingError as exc:
-            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(ArgumentError(str(exc))))
-            return
-        except (FunctionNotFound, ArgumentError, LimitExceeded) as exc:
-            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
-            return
-        except Exception as exc:  # a bug (say, in a serializer): this query fails, the connection goes on
-            logger.exception("reactive: adding query %r failed", mod.udf_path[:100])
+        except Exception as exc:
+            if not (isinstance(exc, ReactiveError) and exc.expose):
+                # A bug (say, in a serializer): this query fails ("Server Error"), the connection goes on.
+                logger.exception("reactive: adding query %r failed", mod.udf_path[:100])
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
             return
         instance = self.manager.attach(self, mod.query_id, spec, args, cargs, journal)
@@ -258,7 +252,13 @@ class Session:
                 modifications.append(protocol.query_updated(query_id, outcome.value_json, query.journal()))
             else:
                 modifications.append(
-                    protocol.query_failed(query_id, outcome.error_message, outcome.error_data_json, query.journal())
+                    protocol.query_failed(
+                        query_id,
+                        outcome.error_message,
+                        outcome.error_data_json,
+                        query.journal(),
+                        code=outcome.error_code,
+                    )
                 )
         end = (self.query_set_version, self.identity_version, ts)
         confirm = self._confirm and ts >= self._awaited_ts

@@ -129,6 +129,7 @@ export class RemoteQuerySet {
             args: entry.args,
             error: new ReactiveError(modification.errorMessage, {
               data: modification.errorData === undefined ? undefined : jsonToConvex(modification.errorData),
+              code: modification.errorCode,
               functionName: entry.name,
               kind: "query",
             }),

@@ -72,6 +72,7 @@ export class RequestManager {
       request.outcome = {
         error: new ReactiveError(message.result, {
           data: message.errorData === undefined ? undefined : jsonToConvex(message.errorData),
+          code: message.errorCode,
           functionName,
           kind: request.kind,
         }),
