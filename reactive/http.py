@@ -27,15 +27,13 @@ from rest_framework.views import APIView
 
 from . import metrics
 from .conf import reactive_settings
-from .errors import ReactiveError
+from .errors import BadRequest, ReactiveError
+from .functions.calls import prepare_call
 from .functions.execution import Outcome, execute_action, execute_mutation, execute_query_once
-from .functions.permissions import public_function
 from .functions.registry import Kind
 from .security import tokens
 from .security.auth import authentication_classes, credential_expiry
-from .security.limits import check_args
 from .security.origins import origin_allowed
-from .values import EncodingError, decode
 
 FUNCTION_FAILED = 560
 _CORS_HEADERS = "Content-Type, Authorization, Convex-Client"
@@ -50,10 +48,6 @@ def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response["Access-Control-Allow-Credentials"] = "true"
         response["Vary"] = "Origin"
     return response
-
-
-class _Text400(Exception):
-    pass
 
 
 class _Authenticated(APIView):
@@ -85,22 +79,17 @@ class FunctionCallView(_Authenticated):
             )
         try:
             path, raw_args, component_path = self._parse(request)
-        except _Text400 as exc:
-            return HttpResponse(str(exc), status=400, content_type="text/plain")
+        except BadRequest as exc:
+            return HttpResponse(exc.message, status=400, content_type="text/plain")
         try:
-            spec = public_function(path, self.kind, component_path)
-            check_args(raw_args)
-            args = decode(raw_args)
+            call = prepare_call(path, self.kind, raw_args, component_path)
         except ReactiveError as exc:
             return self._reply(request, Outcome.failure(exc))
-        except EncodingError as exc:
-            return HttpResponse(str(exc), status=400, content_type="text/plain")
-        user = request.user
+        spec, args, user = call.spec, call.args, request.user
         if spec.kind is Kind.QUERY:
             outcome = execute_query_once(spec, args, user)
         elif spec.kind is Kind.MUTATION:
             outcome = execute_mutation(spec, args, user)
-            metrics.MUTATIONS.labels(spec.name).inc()
         else:
             outcome = async_to_sync(execute_action)(spec, args, user)
         return self._reply(request, outcome)
@@ -109,21 +98,21 @@ class FunctionCallView(_Authenticated):
         try:
             body = request.data
         except exceptions.ParseError as exc:
-            raise _Text400(f"Malformed JSON body: {exc.detail}") from None
+            raise BadRequest(f"Malformed JSON body: {exc.detail}") from None
         except RecursionError:
-            raise _Text400("Malformed JSON body: nested too deeply") from None
+            raise BadRequest("Malformed JSON body: nested too deeply") from None
         if not isinstance(body, dict):
-            raise _Text400("The body must be a JSON object with 'path' and 'args'")
+            raise BadRequest("The body must be a JSON object with 'path' and 'args'")
         path = body.get("path")
         if not isinstance(path, str) or not path:
-            raise _Text400("'path' must be a function name such as 'messages:list'")
+            raise BadRequest("'path' must be a function name such as 'messages:list'")
         fmt = body.get("format", "convex_encoded_json")
         if fmt not in ("convex_encoded_json", "json"):
-            raise _Text400(f"Unsupported format {fmt!r}")
+            raise BadRequest(f"Unsupported format {fmt!r}")
         args = body.get("args", {} if self.kind is None else [{}])
         if self.kind is not None:
             if not isinstance(args, list) or len(args) != 1:
-                raise _Text400("'args' must be a one-element array holding the args object")
+                raise BadRequest("'args' must be a one-element array holding the args object")
             args = args[0]
         return path, args, body.get("componentPath")
 

@@ -36,6 +36,8 @@ class MutationRecord(models.Model):
     # The encoded JSON result (success) or the error message (failure).
     result = models.TextField()
     error_data = models.TextField(null=True)
+    # The failure's ReactiveError code, sent again with a stored failure ("" for records made before it was kept).
+    error_code = models.CharField(max_length=64, default="")
     ts = models.BigIntegerField(null=True)
     created_at = models.DateTimeField()
 

@@ -20,15 +20,13 @@ from typing import Any
 
 from django.db import models
 
+from .errors import EncodingError
+
 MAX_SAFE_INTEGER = 2**53 - 1
 # Convex's integers are signed 64-bit ($integer): no value holds an integer outside this range.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_KEY_LENGTH = 1024
 _ZERO_TS = base64.b64encode(bytes(8)).decode()
-
-
-class EncodingError(ValueError):
-    """A value that cannot be represented on the wire, with the path to it."""
 
 
 def encode_ts(ts: int) -> str:

@@ -18,7 +18,7 @@ from reactive import query, v
 from reactive.conf import reactive_settings
 from reactive.errors import ArgumentError, ConfigurationError
 from reactive.functions import registry as functions
-from reactive.functions.execution import validate_args
+from reactive.functions.calls import validate_args
 from reactive.testing import ReactiveCommunicator
 from reactive.values import canonical_args, decode, dumps, encode, to_json_value
 

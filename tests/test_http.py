@@ -48,6 +48,7 @@ def test_function_errors_use_status_560() -> None:
     assert body == {
         "status": "error",
         "errorMessage": "A channel named 'taken' already exists",
+        "errorCode": "error",
         "errorData": {"code": "name_taken", "name": "taken"},
         "logLines": [],
     }
@@ -58,6 +59,7 @@ def test_function_errors_use_status_560() -> None:
         "status": "error",
         "logLines": [],
         "errorMessage": "Could not find public query 'messages:send'",
+        "errorCode": "not_found",
     }
     status, body = post(client, "/api/function", {"path": "payments:record", "args": {"orderId": 1, "reference": "r"}})
     assert status == 560 and isinstance(body, dict) and "Could not find" in body["errorMessage"]

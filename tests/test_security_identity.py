@@ -146,7 +146,9 @@ def test_a_mutation_record_answers_only_the_identity_that_made_it() -> None:
     for request_id in (1, 2):  # a success and a recorded failure
         for resent in (True, False):  # looked up first, or found by the unique record after running
             other = run(caller, {"tag": "b"}, bob, request_id, resent)
-            assert other == Outcome(False, error_message=IdentityMismatch.default_message)
+            assert other == Outcome(
+                False, error_message=IdentityMismatch.default_message, error_code=IdentityMismatch.code
+            )
     assert run(caller, {"tag": "c"}, ann, 1, True) == ran
     assert not Channel.objects.filter(name__startswith="b:").exists()
     identities = MutationRecord.objects.order_by("request_id").values_list("identity", flat=True)

@@ -79,7 +79,7 @@ def test_permissions_over_http() -> None:
     anonymous = Client()
     assert post(anonymous, "/api/query", {"path": "testing:staff_secret", "args": [{}]}) == (
         560,
-        {"status": "error", "errorMessage": "Authentication required", "logLines": []},
+        {"status": "error", "errorMessage": "Authentication required", "errorCode": "unauthorized", "logLines": []},
     )
     assert post(anonymous, "/api/query", {"path": "testing:public_read", "args": [{}]})[0] == 200
     member = Client()

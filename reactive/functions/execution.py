@@ -6,7 +6,6 @@ consumer and the HTTP views call :func:`execute_mutation` and :func:`execute_act
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Iterator
@@ -19,29 +18,29 @@ from asgiref.sync import async_to_sync
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from .. import values
 from ..capture import writes
 from ..capture.tracking import tracked
 from ..commitlog import commits
 from ..commitlog.snapshot import read_snapshot
 from ..conf import reactive_settings
 from ..errors import (
-    ArgumentError,
     Forbidden,
     IdentityMismatch,
     InvalidResult,
     ReactiveError,
     Unauthorized,
-    client_message,
+    client_error,
 )
+from ..metrics import MUTATIONS
 from ..readsets import ReadSet
 from ..security.limits import check_result
 from ..threads import run_sync
+from ..values import EncodingError, dumps, encode, to_json_value
+from .calls import validate_args
 from .context import ActionCtx, AsyncActionCtx, BaseCtx, MutationCtx, QueryCtx
 from .identity import identity_key
 from .pagination import run_with_journal
 from .registry import FunctionSpec, Kind, resolve
-from .validators import Invalid, Object
 
 logger = logging.getLogger("reactive")
 
@@ -55,24 +54,30 @@ class Outcome:
     error_message: str = ""
     error_data_json: str | None = None  # present only for errors carrying data
     ts: int | None = None
+    error_code: str = ""  # the ReactiveError's code (errorCode on the wire)
 
     @classmethod
     def failure(cls, exc: BaseException) -> Outcome:
-        message, data, has_data = client_message(exc)
+        error = client_error(exc)
         data_json = None
-        if has_data:
+        if error.has_data:
             try:
-                data_json = values.dumps(values.encode(values.to_json_value(data, "data"), "data"))
+                data_json = dumps(encode(to_json_value(error.data, "data"), "data"))
                 data_json.encode()  # lone surrogates could not be sent
             except Exception as problem:  # whatever the data holds, the failure still reaches the client
                 logger.error("reactive: the data of %r cannot be sent (%s); sending the message only", exc, problem)
-        return cls(False, error_message=message, error_data_json=data_json)
+        return cls(False, error_message=error.message, error_data_json=data_json, error_code=error.code)
 
     def to_wire(self) -> dict[str, Any]:
-        """The HTTP API body (PROTOCOL.md)."""
+        """The HTTP API body (PROTOCOL.md, plus ``errorCode``: docs/protocol.md)."""
         if self.success:
             return {"status": "success", "value": json.loads(self.value_json), "logLines": []}
-        body: dict[str, Any] = {"status": "error", "errorMessage": self.error_message, "logLines": []}
+        body: dict[str, Any] = {
+            "status": "error",
+            "errorMessage": self.error_message,
+            "errorCode": self.error_code,
+            "logLines": [],
+        }
         if self.error_data_json is not None:
             body["errorData"] = json.loads(self.error_data_json)
         return body
@@ -94,41 +99,6 @@ class QueryRun:
     value: Any = None
     # (the outcome it is a diff from, the diff or None): see reactive.live.batches.
     diff: tuple[Outcome, str | None] | None = None
-
-
-def validate_args(spec: FunctionSpec, raw: Any) -> dict[str, Any]:
-    """Check and convert client args; raises :class:`ArgumentError` naming the argument."""
-    if not isinstance(raw, dict):
-        raise ArgumentError(
-            f"Arguments of {spec.name} must be an object, got {type(raw).__name__}",
-            data=[{"path": "", "message": "expected an object", "code": "invalid_type"}],
-        )
-    if spec.args is None:
-        return _check_signature(spec, raw)
-    if isinstance(spec.args, Object):
-        try:
-            return spec.args.validate(raw, "")
-        except Invalid as exc:
-            raise ArgumentError(
-                f"Invalid argument {exc.path!r} for {spec.name}: {exc.message}", data=[exc.as_detail()]
-            ) from None
-    serializer = spec.args(data=raw)
-    if serializer.is_valid():
-        return dict(serializer.validated_data)
-    details = [
-        {"path": name, "message": str(messages[0]), "code": getattr(messages[0], "code", "invalid")}
-        for name, messages in serializer.errors.items()
-    ]
-    first = details[0]
-    raise ArgumentError(f"Invalid argument {first['path']!r} for {spec.name}: {first['message']}", data=details)
-
-
-def _check_signature(spec: FunctionSpec, raw: dict[str, Any]) -> dict[str, Any]:
-    try:
-        inspect.signature(spec.func).bind(None, **raw)
-    except TypeError as exc:
-        raise ArgumentError(f"Invalid arguments for {spec.name}: {exc}") from None
-    return raw
 
 
 def check_permission(spec: FunctionSpec, ctx: BaseCtx, args: dict[str, Any]) -> None:
@@ -165,14 +135,14 @@ def _encode_result(value: Any) -> str:
 def _encode_result_value(value: Any) -> tuple[str, Any]:
     """:func:`_encode_result`, with the encoded value it dumped."""
     with _invalid_result():
-        encoded = values.encode(values.to_json_value(value))
-    return check_result(values.dumps(encoded)), encoded
+        encoded = encode(to_json_value(value))
+    return check_result(dumps(encoded)), encoded
 
 
 def _json_result(value: Any) -> Any:
-    """A function's result as JSON-able Python (:func:`values.to_json_value`); raises InvalidResult."""
+    """A function's result as JSON-able Python (:func:`to_json_value`); raises InvalidResult."""
     with _invalid_result():
-        return values.to_json_value(value)
+        return to_json_value(value)
 
 
 @contextmanager
@@ -180,13 +150,13 @@ def _invalid_result() -> Iterator[None]:
     """A result that has no Convex encoding fails its call with a clear InvalidResult."""
     try:
         yield
-    except values.EncodingError as exc:
+    except EncodingError as exc:
         raise InvalidResult(f"The function returned a value that cannot be sent: {exc}") from exc
 
 
 def _log_unexpected(spec: FunctionSpec, exc: BaseException) -> None:
     # An invalid result is the function's bug too, though its message is fit for the client.
-    if not isinstance(exc, ReactiveError) or isinstance(exc, InvalidResult):
+    if not isinstance(exc, ReactiveError) or not exc.expose or isinstance(exc, InvalidResult):
         logger.error("reactive: %s %s failed", spec.kind.value, spec.name, exc_info=exc)
 
 
@@ -261,7 +231,9 @@ class _RequestKey:
             return Outcome.failure(IdentityMismatch())
         if record.success:
             return Outcome(True, record.result, ts=record.ts)
-        return Outcome(False, error_message=record.result, error_data_json=record.error_data)
+        return Outcome(
+            False, error_message=record.result, error_data_json=record.error_data, error_code=record.error_code
+        )
 
 
 def execute_mutation(
@@ -286,6 +258,7 @@ def execute_mutation(
     """
     from ..models import MutationRecord
 
+    MUTATIONS.labels(spec.name).inc()  # counted here, where every mutation runs, whoever sent it
     alias = reactive_settings.DATABASE
     key: _RequestKey | None = None
     if session_id is not None and request_id is not None:
@@ -338,6 +311,7 @@ def _record_failure(key: _RequestKey, outcome: Outcome) -> Outcome:
                 "success": False,
                 "result": outcome.error_message,
                 "error_data": outcome.error_data_json,
+                "error_code": outcome.error_code,
                 "created_at": timezone.now(),
             },
         )

@@ -32,21 +32,11 @@ from django.db.models import Model, Q, QuerySet
 
 from ..conf import reactive_settings
 from ..db_values import decode_value, encode_value
-from ..errors import LimitExceeded, ReactiveError
+from ..errors import InvalidCursor, LimitExceeded
 
 # The journal of a page marks its end; this one means "to the end of the range".
 END = "end"
 _SPLIT_FACTOR = 2
-
-
-class InvalidCursor(ReactiveError):
-    """A cursor that this query did not produce (the official client restarts from page one)."""
-
-    code = "invalid_cursor"
-    default_message = "InvalidCursor: the pagination cursor is not valid for this query"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, data={"isConvexSystemError": True, "paginationError": "InvalidCursor"})
 
 
 @dataclass

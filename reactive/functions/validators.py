@@ -16,20 +16,8 @@ from typing import Any
 
 from django.db import models
 
+from ..errors import Invalid
 from ..values import fits_int64
-
-
-class Invalid(Exception):
-    """A validation failure: ``path`` (e.g. ``channelId`` or ``items[2].name``), ``message``, ``code``."""
-
-    def __init__(self, path: str, message: str, code: str = "invalid") -> None:
-        self.path = path
-        self.message = message
-        self.code = code
-        super().__init__(f"{path}: {message}" if path else message)
-
-    def as_detail(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message, "code": self.code}
 
 
 def _type_name(value: Any) -> str:

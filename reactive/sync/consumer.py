@@ -27,23 +27,21 @@ from django.contrib.auth.models import AnonymousUser
 
 from .. import metrics
 from ..conf import reactive_settings
-from ..errors import ArgumentError, ProtocolError, ReactiveError
+from ..errors import ProtocolError, ReactiveError
+from ..functions.calls import prepare_call
 from ..functions.execution import Outcome, execute_action, execute_mutation
-from ..functions.permissions import public_function
 from ..functions.registry import Kind
 from ..live.subscriptions import get_manager
 from ..security import auth
 from ..security.limits import (
     ConnectionKey,
     TokenBucket,
-    check_args,
     claim_connection,
     connection_key,
     connection_limit,
     release_connection,
 )
 from ..threads import run_sync
-from ..values import EncodingError, decode
 from . import protocol
 from .session import Session
 
@@ -333,29 +331,22 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def _run(self, message: protocol.Call, kind: Kind, user: Any) -> Outcome:
         """Run a call as ``user``; never raises, so that every request gets its one response."""
         try:
-            spec = public_function(message.udf_path, kind, message.component_path)
-            check_args(message.args)
-            args = decode(message.args)
+            call = prepare_call(message.udf_path, kind, message.args, message.component_path)
             if kind is Kind.ACTION:
-                return await execute_action(spec, args, user)
+                return await execute_action(call.spec, call.args, user)
             run = functools.partial(
                 execute_mutation,
-                spec,
-                args,
+                call.spec,
+                call.args,
                 user,
                 session_id=self.session.session_id,
                 request_id=message.request_id,
                 may_be_resent=self.session.resumed,
             )
-            outcome = await run_sync(run)
-            metrics.MUTATIONS.labels(spec.name).inc()
-            return outcome
-        except EncodingError as exc:
-            return Outcome.failure(ArgumentError(str(exc)))
-        except ReactiveError as exc:
-            return Outcome.failure(exc)
-        except Exception as exc:  # a bug or a lost database: the client still gets an answer
-            logger.exception("reactive: %s %r failed outside the function", kind.value, message.udf_path[:100])
+            return await run_sync(run)
+        except Exception as exc:  # a typed error, or a bug or a lost database: the client still gets an answer
+            if not (isinstance(exc, ReactiveError) and exc.expose):
+                logger.exception("reactive: %s %r failed outside the function", kind.value, message.udf_path[:100])
             return Outcome.failure(exc)
 
     def _respond(self, message: protocol.Call, outcome: Outcome) -> None:
@@ -368,6 +359,7 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 outcome.error_message,
                 outcome.error_data_json,
                 outcome.ts,
+                outcome.error_code,
             )
         )
 

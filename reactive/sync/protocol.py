@@ -203,11 +203,15 @@ def query_diffed(query_id: int, diff_json: str, journal: str | None = None) -> s
     )
 
 
-def query_failed(query_id: int, message: str, data_json: str | None, journal: str | None = None) -> str:
+def query_failed(
+    query_id: int, message: str, data_json: str | None, journal: str | None = None, *, code: str = ""
+) -> str:
+    """``errorCode`` is ours (docs/protocol.md): Convex's client reads only ``errorMessage`` and ``errorData``."""
     data = "" if data_json is None else ',"errorData":' + data_json
-    return '{"type":"QueryFailed","queryId":%d,"errorMessage":%s,"logLines":[],"journal":%s%s}' % (
+    return '{"type":"QueryFailed","queryId":%d,"errorMessage":%s,"errorCode":%s,"logLines":[],"journal":%s%s}' % (
         query_id,
         dumps(message),
+        dumps(code),
         dumps(journal),
         data,
     )
@@ -233,8 +237,9 @@ def call_response(
     error_message: str,
     error_data_json: str | None,
     ts: int | None,
+    error_code: str = "",
 ) -> str:
-    """A MutationResponse or ActionResponse."""
+    """A MutationResponse or ActionResponse; a failure carries our ``errorCode`` besides Convex's fields."""
     parts = [f'"type":"{kind}Response"', f'"requestId":{request_id}', f'"success":{"true" if success else "false"}']
     if success:
         parts.append(f'"result":{value_json}')
@@ -242,6 +247,7 @@ def call_response(
             parts.append(f'"ts":"{encode_ts(ts)}"')
     else:
         parts.append(f'"result":{dumps(error_message)}')
+        parts.append(f'"errorCode":{dumps(error_code)}')
         if error_data_json is not None:
             parts.append(f'"errorData":{error_data_json}')
     parts.append('"logLines":[]')

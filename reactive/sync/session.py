@@ -20,16 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import metrics
-from ..errors import ArgumentError, FunctionNotFound, LimitExceeded, ProtocolError
+from ..errors import LimitExceeded, ProtocolError, ReactiveError
 from ..functions import journals
-from ..functions.execution import Outcome, validate_args
-from ..functions.permissions import public_function
+from ..functions.calls import prepare_call
+from ..functions.execution import Outcome
 from ..functions.registry import FunctionSpec, Kind
 from ..live import diffs
 from ..live.instances import QueryInstance
 from ..live.subscriptions import SubscriptionManager
-from ..security.limits import check_args
-from ..values import EncodingError, canonical_args, decode
+from ..values import canonical_args
 from . import protocol
 
 logger = logging.getLogger("reactive")
@@ -149,19 +148,14 @@ class Session:
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(limit))
             return
         try:
-            spec = public_function(mod.udf_path, Kind.QUERY, mod.component_path)
-            check_args(mod.args)
-            args = validate_args(spec, decode(mod.args))
+            call = prepare_call(mod.udf_path, Kind.QUERY, mod.args, mod.component_path, validate=True)
+            spec, args = call.spec, call.args
             cargs = canonical_args(args)
             journal = journals.accept(spec.name, cargs, mod.journal)
-        except EncodingError as exc:
-            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(ArgumentError(str(exc))))
-            return
-        except (FunctionNotFound, ArgumentError, LimitExceeded) as exc:
-            self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
-            return
-        except Exception as exc:  # a bug (say, in a serializer): this query fails, the connection goes on
-            logger.exception("reactive: adding query %r failed", mod.udf_path[:100])
+        except Exception as exc:
+            if not (isinstance(exc, ReactiveError) and exc.expose):
+                # A bug (say, in a serializer): this query fails ("Server Error"), the connection goes on.
+                logger.exception("reactive: adding query %r failed", mod.udf_path[:100])
             self.queries[mod.query_id] = SessionQuery(None, Outcome.failure(exc))
             return
         instance = self.manager.attach(self, mod.query_id, spec, args, cargs, journal)
@@ -261,7 +255,13 @@ class Session:
                 modifications.append(protocol.query_updated(query_id, outcome.value_json, query.journal()))
             else:
                 modifications.append(
-                    protocol.query_failed(query_id, outcome.error_message, outcome.error_data_json, query.journal())
+                    protocol.query_failed(
+                        query_id,
+                        outcome.error_message,
+                        outcome.error_data_json,
+                        query.journal(),
+                        code=outcome.error_code,
+                    )
                 )
         end = (self.query_set_version, self.identity_version, ts)
         confirm = self._confirm and ts >= self._awaited_ts

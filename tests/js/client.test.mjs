@@ -112,6 +112,7 @@ describe("queries and mutations", () => {
     await waitFor(() => results.errors.length > 0, "the query error");
     assert.ok(results.errors[0] instanceof ReactiveError);
     assert.match(results.errors[0].message, /Could not find/);
+    assert.equal(results.errors[0].code, "not_found");
     assert.deepEqual(results.values, []);
     await assert.rejects(client.query("nosuchmodule:nothing", {}), /Could not find/);
   });
@@ -127,6 +128,7 @@ describe("queries and mutations", () => {
     assert.ok(error instanceof ReactiveError);
     assert.match(error.message, /already exists/);
     assert.deepEqual(error.data, { code: "name_taken", name });
+    assert.equal(error.code, "error"); // the server error's code: a plain ReactiveError
     assert.equal(error.functionName, "channels:create");
   });
 

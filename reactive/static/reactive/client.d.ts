@@ -18,11 +18,13 @@ export type QueryResult<T = any> =
 export declare class ReactiveError<TData = any> extends Error {
   constructor(
     message: string,
-    options?: { data?: TData; functionName?: string; kind?: "query" | "mutation" | "action" },
+    options?: { data?: TData; code?: string; functionName?: string; kind?: "query" | "mutation" | "action" },
   );
   name: "ReactiveError";
   /** The error's JSON data (`errorData`), undefined when the server sent none. */
   data: TData | undefined;
+  /** The server error's stable code (`errorCode`), e.g. "not_found", "invalid_args", "server_error". */
+  code: string | undefined;
   /** The function that failed, e.g. "channels:create". */
   functionName: string | undefined;
   kind: "query" | "mutation" | "action" | undefined;

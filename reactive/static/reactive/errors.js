@@ -4,13 +4,15 @@
  * A function (query, mutation or action) failed on the server.
  *
  * `message` is the server's error message; `data` is the error's JSON data (`errorData` on the
- * wire), `undefined` when the server sent none; `functionName` names the function that failed.
+ * wire), `undefined` when the server sent none; `code` is the server error's stable code (`errorCode`:
+ * "not_found", "invalid_args", "server_error", ...); `functionName` names the function that failed.
  */
 export class ReactiveError extends Error {
-  constructor(message, { data, functionName, kind } = {}) {
+  constructor(message, { data, code, functionName, kind } = {}) {
     super(message);
     this.name = "ReactiveError";
     this.data = data;
+    this.code = code;
     this.functionName = functionName;
     this.kind = kind;
   }

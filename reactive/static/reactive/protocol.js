@@ -73,11 +73,12 @@ export function responseTs(message) {
 
 /**
  * The ReactiveError of a failed query, mutation or action: `errorMessage` as the server sent
- * it; `errorData` is decoded when present (present, even null, it is the error's data).
+ * it; `errorData` is decoded when present (present, even null, it is the error's data); `code`: its `errorCode`.
  */
-export function wireError(errorMessage, errorData, functionName, kind) {
+export function wireError(errorMessage, errorData, functionName, kind, code) {
   return new ReactiveError(errorMessage, {
     data: errorData === undefined ? undefined : jsonToConvex(errorData),
+    code,
     functionName,
     kind,
   });

@@ -91,7 +91,13 @@ export class RemoteQuerySet {
           this._results.set(queryId, {
             name: entry.name,
             args: entry.args,
-            error: wireError(modification.errorMessage, modification.errorData, entry.name, "query"),
+            error: wireError(
+              modification.errorMessage,
+              modification.errorData,
+              entry.name,
+              "query",
+              modification.errorCode,
+            ),
           });
           break;
         case "QueryRemoved":

@@ -93,7 +93,9 @@ export class RequestManager {
     const request = this._inflight.get(message.requestId);
     if (request === undefined) return []; // a repeat answer for a request already done
     if (!message.success) {
-      request.outcome = { error: wireError(message.result, message.errorData, request.message.udfPath, request.kind) };
+      request.outcome = {
+        error: wireError(message.result, message.errorData, request.message.udfPath, request.kind, message.errorCode),
+      };
       return this._done([request]);
     }
     request.outcome = { value: jsonToConvex(message.result ?? null) };
