@@ -1,4 +1,5 @@
-"""Functions: the registry of decorated functions (``registry``, and ``permissions``: which of them a client may
-reach), their argument validators and pagination, the ctx they get (``context``), who calls them
-(``identity``), and one call of one function: validation, permission, transaction, outcome (``execution``).
+"""Functions: the registry of decorated functions and which of them a client may reach (``registry``), their
+argument validators and pagination, the preparation of a client's call (``calls``), the ctx they get
+(``context``), who calls them (``identity``), and one call of one function: permission, transaction, outcome
+(``execution``).
 """

@@ -17,8 +17,7 @@ from typing import Any
 from ..errors import ArgumentError, EncodingError, Invalid
 from ..security.limits import check_args
 from ..values import decode
-from .permissions import public_function
-from .registry import FunctionSpec, Kind
+from .registry import FunctionSpec, Kind, public_function
 from .validators import Object
 
 

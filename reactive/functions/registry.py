@@ -174,6 +174,19 @@ def lookup(path: str, kind: Kind | None = None, *, allow_internal: bool = False)
     return spec
 
 
+def public_function(path: str, kind: Kind | None, component_path: Any = None) -> FunctionSpec:
+    """The public function of that kind a client named: the one lookup every entry point (WebSocket, HTTP) uses.
+
+    Internal functions are never reachable, whatever the path's spelling (:func:`lookup` canonicalises it
+    first), and neither is anything in a component: reactive has no components, so a call naming one must not
+    fall through to a root function of the same name. Raises FunctionNotFound.
+    """
+    if component_path:
+        what = kind.value if kind else "function"
+        raise FunctionNotFound(f"Could not find public {what} {path!r}: components are not supported")
+    return lookup(path, kind)
+
+
 def resolve(ref: str | Callable[..., Any], kind: Kind) -> FunctionSpec:
     """Resolve a name or a decorated function for server-side calls (internal ones allowed)."""
     spec = getattr(ref, SPEC_ATTRIBUTE, None)
