@@ -75,19 +75,19 @@ pytest-postgres: $(BIN)/.installed interop-deps
 	@echo "==> pytest on PostgreSQL + Redis"
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) $(BIN)/pytest -q
 
-# The randomized recall tests (tests/test_recall*.py), longer than in `make test`, on both backends.
+# The randomized recall tests (tests/live/test_recall*.py), longer than in `make test`, on both backends.
 # RECALL_ROUNDS sets the length, RECALL_SEED replays a run (every failure prints its seed).
 RECALL_ROUNDS ?= 2000
 RECALL_LIVE_ROUNDS ?= 60
 .PHONY: recall-long
 recall-long: $(BIN)/.installed
 	@echo "==> recall on SQLite ($(RECALL_ROUNDS) rounds in process, $(RECALL_LIVE_ROUNDS) live)"
-	RECALL_ROUNDS=$(RECALL_ROUNDS) $(BIN)/pytest -q tests/test_recall.py
-	RECALL_ROUNDS=$(RECALL_LIVE_ROUNDS) $(BIN)/pytest -q tests/test_recall_live.py
+	RECALL_ROUNDS=$(RECALL_ROUNDS) $(BIN)/pytest -q tests/live/test_recall.py
+	RECALL_ROUNDS=$(RECALL_LIVE_ROUNDS) $(BIN)/pytest -q tests/live/test_recall_live.py
 	@echo "==> recall on PostgreSQL + Redis"
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) RECALL_ROUNDS=$(RECALL_ROUNDS) $(BIN)/pytest -q tests/test_recall.py
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) RECALL_ROUNDS=$(RECALL_ROUNDS) $(BIN)/pytest -q tests/live/test_recall.py
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_TEST) RECALL_ROUNDS=$(RECALL_LIVE_ROUNDS) \
-		$(BIN)/pytest -q tests/test_recall_live.py
+		$(BIN)/pytest -q tests/live/test_recall_live.py
 
 # The bundled JS client (reactive/static/reactive/) with Node's test runner, against Daphne servers the tests start.
 .PHONY: test-js

@@ -8,7 +8,7 @@ from channels.layers import channel_layers
 
 from reactive.live.subscriptions import reset_managers
 from tests import fixture_functions  # noqa: F401 - registers the testing:* functions
-from tests.live import LiveServerFactory, live_servers
+from tests.live_servers import LiveServerFactory, live_servers
 
 
 @pytest.fixture(autouse=True)

@@ -61,7 +61,7 @@ def nested(ctx: QueryCtx) -> dict[str, object]:
     return {"names": ctx.run_query(channel_names)}
 
 
-# --- security tests (tests/test_security_*.py, tests/test_fuzz_*.py) -------------------------
+# --- security tests (tests/security/, tests/sync/test_fuzz.py, tests/entry/test_fuzz_http.py) -------------------------
 
 
 def _is_staff(ctx: BaseCtx, args: dict[str, object]) -> bool:
@@ -164,7 +164,7 @@ def gate(ctx: ActionCtx) -> bool:
     return GATE.wait(10)
 
 
-# --- failure isolation (tests/test_isolation.py) ---------------------------------------------
+# --- failure isolation (tests/functions/test_isolation.py) ---------------------------------------------
 
 HUGE = 2**70  # fits no 64-bit integer, so no Convex value holds it
 

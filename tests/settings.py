@@ -20,14 +20,14 @@ DATABASES["default"]["TEST"] = (
 )
 DATABASES["default"].pop("CONN_MAX_AGE", None)
 
-# A live server started by tests/live.py runs against the test database of the pytest run that
+# A live server started by tests/live_servers.py runs against the test database of the pytest run that
 # started it: that database already exists (created, migrated and flushed by pytest-django), so
 # the child uses its name as the normal NAME and never creates or flushes a database itself.
 if os.environ.get("REACTIVE_LIVE_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["REACTIVE_LIVE_DB_NAME"]
 
 DEMO_PAYMENT_DELAY = 0.05
-# METRICS_TOKEN: the tests read the metrics of live servers with it (tests/live.py: METRICS_TOKEN).
+# METRICS_TOKEN: the tests read the metrics of live servers with it (tests/live_servers.py: METRICS_TOKEN).
 REACTIVE: dict[str, Any] = {"POLL_INTERVAL": 0.5, "METRICS_TOKEN": "metrics-token-of-the-tests"}
 
 # Each pytest run has its own commit group on the shared Redis (its live servers inherit it), so runs
@@ -53,7 +53,7 @@ if os.environ.get("REACTIVE_LIVE_REDIS_SOCKET_TIMEOUT") and os.environ.get("REDI
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
-# DRF's token keys authenticate through the project's TokenAuthentication (tests/test_security_auth.py).
+# DRF's token keys authenticate through the project's TokenAuthentication (tests/security/test_auth.py).
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "tests.recall"]  # noqa: F405
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405

@@ -12,7 +12,7 @@ looked up by what the write-set says about its rows:
 
 The exact rule, :func:`reactive.readsets.readset_affected`, then decides for each candidate, so
 the index only has to be sound: it may offer an instance that turns out unaffected, never miss
-an affected one (``tests/test_readset_index.py`` checks this with hypothesis).
+an affected one (``tests/live/test_readset_index.py`` checks this with hypothesis).
 """
 
 from __future__ import annotations

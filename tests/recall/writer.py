@@ -36,7 +36,7 @@ def main() -> None:
 
 
 class Writer:
-    """The test's handle on a writer process on database ``db_name`` (see tests/live.py's REACTIVE_LIVE_DB_NAME)."""
+    """The test's handle on a writer process on database ``db_name`` (tests/live_servers.py: REACTIVE_LIVE_DB_NAME)."""
 
     def __init__(self, db_name: str) -> None:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "REACTIVE_LIVE_DB_NAME": db_name}

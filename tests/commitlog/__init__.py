@@ -1,0 +1,1 @@
+"""The commit log: clock, outbox, pruning, and several processes on PostgreSQL + Redis."""

@@ -1,0 +1,1 @@
+"""Entry points: the HTTP API, the demo in a browser, the benchmark harness."""

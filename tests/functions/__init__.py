@@ -1,0 +1,1 @@
+"""Functions: decorators, validators, preparing calls, pagination, journals, failure isolation."""

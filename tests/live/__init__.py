@@ -1,0 +1,1 @@
+"""Live queries: invalidation, fair batches, the read-set index and matching rule, diffs, recall."""

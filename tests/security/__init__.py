@@ -1,0 +1,1 @@
+"""Security: identity and tokens, permissions, every limit, hostile sockets."""

@@ -1,0 +1,1 @@
+"""The sync protocol: sessions, parsing, the Daphne transport, the official convex client."""
