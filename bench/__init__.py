@@ -3,6 +3,9 @@
 Modules:
 
 - :mod:`bench.harness` - runs the scenarios: starts servers, load generators and the writer, collects numbers;
+- :mod:`bench.systems` - what is benchmarked: the systems compared (``SYSTEMS``) and a run's ``Options``;
+- :mod:`bench.sampling` - CPU time and RSS of processes and of the machine from /proc, sampled while a run goes;
+- :mod:`bench.statistics` - percentiles, latency summaries, ratios, and the numbers of a chat run;
 - :mod:`bench.servers` - Daphne processes and their databases (SQLite file, or a scratch PostgreSQL database);
 - :mod:`bench.loadgen` - the load-generating processes: protocol clients, polling clients, DCRF clients, writer,
   and the hostile-load runs' bystander and attacker;

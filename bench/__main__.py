@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
 
     django.setup()
     from .attacks import ATTACKS
-    from .harness import DEFAULT_SYSTEMS, RESULTS_DIR, SYSTEMS, Options, run
+    from .harness import run
+    from .systems import DEFAULT_SYSTEMS, RESULTS_DIR, SYSTEMS, Options
 
     cli = argument_parser()
     options = vars(cli.parse_args(argv))

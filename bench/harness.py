@@ -1,4 +1,6 @@
-"""The benchmark harness: scenarios, processes, measurements.
+"""The benchmark harness: starts the servers and load-generating processes, runs the scenarios (chat, idle,
+hostile) and gathers what they measured (:mod:`bench.sampling` reads /proc, :mod:`bench.statistics` makes the
+numbers).
 
 Chat workload: ``clients`` clients over ``channels`` channels (client ``i`` on channel ``i % channels``),
 each subscribed to its channel's ``messages:list`` and to ``users:list``; a writer process sends
@@ -33,104 +35,20 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from reactive.conf import DEFAULTS
 
-from . import procstat
+from . import sampling
 from .attacks import ATTACKS
+from .sampling import Sampler
 from .servers import REPO_ROOT, Database, Server, child_setup, cpu_plan, run_db_tool
+from .statistics import delta, latency_stats, ratios, rss_slope_mb_per_min, summarise_chat
+from .systems import IDLE, SYSTEMS, Options, System
 
-RESULTS_DIR = REPO_ROOT / "bench" / "results"
 HOSTILE_WARMUP = 2.0  # seconds of round trips on the quiet server before the window opens
 BYSTANDER_TIMEOUT = 10.0  # a round trip longer than this is lost (and the bystander reconnects)
-
-
-@dataclass(frozen=True)
-class System:
-    """One way of keeping the chat live, served by ``processes`` Daphne processes."""
-
-    name: str
-    title: str
-    client_kind: str
-    app: str = "demo_project.asgi:application"
-    reactive: dict[str, Any] = field(default_factory=dict)
-    database: str = "sqlite"
-    processes: int = 1
-    reactive_metrics: bool = True
-    writer: str = "ws"  # how its clients write: sync-protocol Mutation ("ws") or DRF POST /api/mutation ("http")
-    # Persistent database connections (seconds). Django serves each ASGI HTTP request on a thread of its own,
-    # so HTTP-heavy servers use 0 (a persistent connection per short-lived thread would leak).
-    conn_max_age: int = 60
-
-
-SYSTEMS: dict[str, System] = {
-    s.name: s
-    for s in [
-        System("reactive", "reactive (SQLite, in-memory layer, 1 process)", "sync"),
-        System(
-            "table-level",
-            "reactive, table-level invalidation",
-            "sync",
-            reactive={"TABLE_LEVEL_INVALIDATION": True},
-        ),
-        System(
-            "polling",
-            "polling DRF /api/query every 1 s",
-            "poll",
-            reactive_metrics=False,
-            writer="http",
-            conn_max_age=0,
-        ),
-        System(
-            "dcrf",
-            "djangochannelsrestframework model observer",
-            "dcrf",
-            app="bench.asgi:application",
-            reactive_metrics=False,
-            writer="http",
-            conn_max_age=0,
-        ),
-        System("reactive-pg2", "reactive (PostgreSQL + Redis, 2 processes)", "sync", database="postgres", processes=2),
-    ]
-}
-DEFAULT_SYSTEMS = ["reactive", "table-level", "polling", "dcrf", "reactive-pg2"]
-
-
-@dataclass
-class Options:
-    clients: int = 1000
-    rate: float = 100.0
-    duration: float = 30.0
-    channels: int = 100
-    messages: int = 50
-    users: int = 20
-    systems: list[str] = field(default_factory=lambda: list(DEFAULT_SYSTEMS))
-    client_procs: int = 2
-    # Writer connections; 0: enough sync sessions to stay under MUTATION_RATE (25/s each), or 2 HTTP connections.
-    writer_connections: int = 0
-    drain: float = 3.0
-    idle: bool = False
-    idle_clients: int = 10_000
-    idle_duration: float = 60.0
-    idle_procs: int = 4
-    profile: bool = False
-    pin: bool = True  # each server process on a core of its own, the load generators on the others (servers.cpu_plan)
-    postgres_url: str = "postgres://postgres@127.0.0.1:5432/postgres"
-    redis_url: str = "redis://127.0.0.1:6379/1"
-    out: Path = RESULTS_DIR
-    label: str = ""
-    write_report: bool = True
-    finals: bool = False  # clients report their final message lists and per-client counts (the smoke test)
-    cycle_channels: bool = False  # the writer takes channels in turn instead of at random
-    hostile: bool = False  # the hostile-load runs (a quiet run, then one per attack)
-    hostile_seconds: float = 15.0  # seconds each attack (and the quiet run) lasts
-    hostile_attacks: list[str] = field(default_factory=lambda: list(ATTACKS))
-    bystander_rate: float = 10.0  # the bystander's round trips per second
-    attacker_nice: int = 0  # the attacker process's nice value (0: it competes for the CPU like any client)
-
 
 Log = Callable[[str], None]
 
@@ -205,69 +123,6 @@ class LoadProcess:
             self.stderr.close()
 
 
-class Sampler:
-    """Samples RSS and CPU times of the server processes on a thread."""
-
-    def __init__(self, pids: list[int], interval: float = 0.5) -> None:
-        self.pids = pids
-        self.interval = interval
-        self.peak_rss = 0
-        self.series: list[tuple[float, int]] = []  # (time, total RSS)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def rss(self) -> int:
-        return sum(procstat.rss_bytes(pid) for pid in self.pids)
-
-    def cpu(self) -> float:
-        return sum(procstat.cpu_seconds(pid) for pid in self.pids)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            rss = self.rss()
-            self.peak_rss = max(self.peak_rss, rss)
-            self.series.append((time.time(), rss))
-            self._stop.wait(self.interval)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
-# --- numbers --------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return math.nan
-    k = (len(sorted_values) - 1) * p / 100.0
-    low, high = math.floor(k), math.ceil(k)
-    if low == high:
-        return sorted_values[int(k)]
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (k - low)
-
-
-def latency_stats(latencies_ms: list[float]) -> dict[str, Any]:
-    values = sorted(latencies_ms)
-    step = max(1, len(values) // 2000)
-    return {
-        "count": len(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "p99": percentile(values, 99),
-        "max": values[-1] if values else math.nan,
-        "mean": sum(values) / len(values) if values else math.nan,
-        "cdf": values[::step] + ([values[-1]] if values and (len(values) - 1) % step else []),
-    }
-
-
-def _delta(after: dict[str, float], before: dict[str, float], name: str) -> float:
-    return after.get(name, 0.0) - before.get(name, 0.0)
-
-
 def _sum_metrics(servers: list[Server]) -> dict[str, float]:
     total: dict[str, float] = {}
     for server in servers:
@@ -280,7 +135,7 @@ def _sum_metrics(servers: list[Server]) -> dict[str, float]:
 
 
 def _children_cpu(loads: list[LoadProcess]) -> float:
-    return sum(procstat.cpu_seconds(load.process.pid) for load in loads)
+    return sum(sampling.cpu_seconds(load.process.pid) for load in loads)
 
 
 def _py_spy() -> str | None:
@@ -390,12 +245,12 @@ class Bench:
                     "finals": o.finals,
                 }
                 loads.append(LoadProcess(config, self.workdir, f"{system.name}-clients-{p}", load_cpus))
-            ready, failed = self._wait_ready(system.name, loads, o.clients, sampler)
+            ready, _ = self._wait_ready(system.name, loads, o.clients, sampler)
             time.sleep(1.0)
             rss_connected = sampler.rss()
             metrics_before = _sum_metrics(servers) if system.reactive_metrics else {}
             cpu_before = sampler.cpu()
-            machine_before = procstat.machine_cpu()
+            machine_before = sampling.machine_cpu()
             load_before = _children_cpu(loads)
             for load in loads:
                 load.send("MARK")
@@ -431,7 +286,7 @@ class Bench:
             self.log(f"[{system.name}] writer finished; draining {o.drain:g} s")
             time.sleep(o.drain)
             cpu_after = sampler.cpu()
-            machine_after = procstat.machine_cpu()
+            machine_after = sampling.machine_cpu()
             load_cpu = _children_cpu(loads) - load_before
             metrics_after = _sum_metrics(servers) if system.reactive_metrics else {}
             for load in loads[:-1]:
@@ -449,8 +304,9 @@ class Bench:
         commits_path = self.workdir / f"{system.name}-commits.json"
         run_db_tool(database_url, "commits", "--out", str(commits_path))
         commits = json.loads(commits_path.read_text())["messages"]
-        result = self._summarise(
+        result = summarise_chat(
             system,
+            o,
             client_results,
             writes,
             commits,
@@ -461,7 +317,6 @@ class Bench:
             rss_connected,
             sampler.peak_rss,
             ready,
-            failed,
         )
         busy = machine_after[0] - machine_before[0]
         result["machine_busy_pct"] = 100 * busy / max(machine_after[1] - machine_before[1], 1e-9)
@@ -497,125 +352,10 @@ class Bench:
         self.log(f"[{name}] profiling the server with py-spy for {seconds} s -> {self.o.out}/profile-{name}*")
         return profilers
 
-    def _summarise(
-        self,
-        system: System,
-        client_results: list[dict[str, Any]],
-        writes: dict[str, Any],
-        commits: dict[str, list[float]],
-        metrics_before: dict[str, float],
-        metrics_after: dict[str, float],
-        cpu_seconds: float,
-        rss_before: int,
-        rss_connected: int,
-        rss_peak: int,
-        ready: int,
-        failed: int,
-    ) -> dict[str, Any]:
-        window_start = writes["started"]
-        # Messages the writer committed in the window, and how many ready clients watch each channel.
-        in_window = {
-            int(pk): (t, int(ch)) for pk, (t, ch) in commits.items() if ch is not None and t >= window_start - 0.001
-        }
-        watchers: dict[int, int] = {}
-        latencies: list[float] = []
-        delivered = 0
-        for res in client_results:
-            for client in res["per_client"]:
-                watchers[client["channel"]] = watchers.get(client["channel"], 0) + 1
-                for pk, received in client["deliveries"]:
-                    commit = in_window.get(pk)
-                    if commit is not None:
-                        delivered += 1
-                        latencies.append((received - commit[0]) * 1000.0)
-        # Only clients that became ready count as watchers (a failed connection watches nothing).
-        not_ready = sum(r["clients"] - r["ready"] for r in client_results)
-        expected = sum(watchers.get(ch, 0) for _t, ch in in_window.values())
-        mutations = len(in_window)
-        elapsed = max(writes["finished"] - writes["started"], 1e-9)
-        wire_bytes = sum(r["bytes"] for r in client_results)
-        items = sum(r["items"] for r in client_results)
-        item_bytes = sum(r["item_bytes"] for r in client_results)
-        runs_messages = _delta(metrics_after, metrics_before, 'reactive_query_runs_total{function="messages:list"}')
-        runs_all = sum(
-            _delta(metrics_after, metrics_before, name)
-            for name in metrics_after
-            if name.startswith("reactive_query_runs_total")
-        )
-        invalidations = _delta(metrics_after, metrics_before, "reactive_invalidations_total")
-        server_bytes = _delta(metrics_after, metrics_before, "reactive_bytes_sent_total")
-        transitions = _delta(metrics_after, metrics_before, "reactive_transitions_total")
-        writer_latency = sorted(x * 1000 for x in writes["latencies"])
-        result: dict[str, Any] = {
-            "system": system.name,
-            "title": system.title,
-            "processes": system.processes,
-            "database": system.database,
-            "clients": self.o.clients,
-            "clients_ready": ready,
-            "connect_failures": not_ready,
-            "compressed_connections": sum(r["compressed"] for r in client_results),
-            "rate_target": self.o.rate,
-            "duration": self.o.duration,
-            "mutations_sent": writes["sent"],
-            "mutations_ok": writes["ok"],
-            "mutations_failed": writes["failed"],
-            "mutations_late": writes["late"],
-            "mutations_unsent": writes.get("unsent", 0),
-            "mutations_abandoned": writes.get("abandoned", 0),
-            "mutations_committed": mutations,
-            "mutations_per_s": writes["ok"] / elapsed,
-            "mutation_response_ms": {
-                "p50": percentile(writer_latency, 50),
-                "p99": percentile(writer_latency, 99),
-            },
-            "latency_ms": latency_stats(latencies),
-            "expected": expected,
-            "delivered": delivered,
-            "missing": expected - delivered,
-            "violations": sum(r["violation_count"] for r in client_results),
-            "violation_samples": [v for r in client_results for v in r["violations"]][:10],
-            "wire_bytes_per_update": wire_bytes / delivered if delivered else math.nan,
-            "new_item_json_bytes": item_bytes / items if items else math.nan,
-            "polls": sum(r["polls"] for r in client_results),
-            "poll_errors": sum(r["poll_errors"] for r in client_results),
-            "cpu_seconds": cpu_seconds,
-            "cpu_per_1k_updates": cpu_seconds / (delivered / 1000.0) if delivered else math.nan,
-            "cpu_cores": cpu_seconds / (elapsed + self.o.drain),
-            "rss_before_mb": rss_before / 2**20,
-            "rss_connected_mb": rss_connected / 2**20,
-            "rss_peak_mb": rss_peak / 2**20,
-            "rss_per_connection_kb": (rss_peak - rss_before) / 1024 / max(ready, 1),
-        }
-        if system.reactive_metrics:
-            result.update(
-                {
-                    "reruns_per_mutation_messages": runs_messages / mutations if mutations else math.nan,
-                    "reruns_per_mutation_all": runs_all / mutations if mutations else math.nan,
-                    "invalidations_per_mutation": invalidations / mutations if mutations else math.nan,
-                    "server_bytes_per_update": server_bytes / delivered if delivered else math.nan,
-                    "transitions": transitions,
-                }
-            )
-        if self.o.finals:
-            result["finals"] = [
-                {"channel": c["channel"], "ids": c["final_ids"]} for r in client_results for c in r["per_client"]
-            ]
-            result["per_client_counts"] = [
-                {
-                    "channel": c["channel"],
-                    "received": sum(1 for pk, _t in c["deliveries"] if pk in in_window),
-                    "expected": sum(1 for _t, ch in in_window.values() if ch == c["channel"]),
-                }
-                for r in client_results
-                for c in r["per_client"]
-            ]
-        return result
-
     def run_idle(self) -> dict[str, Any]:
         """``idle_clients`` subscribed connections on 2 processes (PostgreSQL + Redis), memory over time."""
         o = self.o
-        system = System("idle", "idle subscribed connections", "idle", database="postgres", processes=2)
+        system = IDLE
         database = self.database("postgres")
         database_url = database.fresh()
         self.log(f"==> [idle] {o.idle_clients} idle subscribed connections on 2 processes for {o.idle_duration:g} s")
@@ -625,7 +365,7 @@ class Bench:
             sampler = Sampler([s.pid for s in servers], interval=2.0)
             time.sleep(0.5)
             rss_before = sampler.rss()
-            per_process_before = [procstat.rss_bytes(pid) for pid in sampler.pids]
+            per_process_before = [sampling.rss_bytes(pid) for pid in sampler.pids]
             sampler.start()
             channels = database.seed["channels"]
             assignments = [[channels[i % len(channels)], i % len(servers)] for i in range(o.idle_clients)]
@@ -657,7 +397,7 @@ class Bench:
             rss_end = sampler.rss()
             cpu_seconds = sampler.cpu() - cpu_before
             hold_series = [(t - hold_started, r) for t, r in sampler.series if t >= hold_started]
-            per_process_end = [procstat.rss_bytes(pid) for pid in sampler.pids]
+            per_process_end = [sampling.rss_bytes(pid) for pid in sampler.pids]
             metrics = _sum_metrics(servers)
             for load in loads:
                 load.send("STOP")
@@ -668,14 +408,6 @@ class Bench:
                 load.kill()
             for server in servers:
                 server.stop()
-        # Least-squares slope of RSS over the hold period, in MB per minute.
-        slope = math.nan
-        if len(hold_series) >= 2:
-            mean_t = sum(t for t, _ in hold_series) / len(hold_series)
-            mean_r = sum(r for _, r in hold_series) / len(hold_series)
-            var = sum((t - mean_t) ** 2 for t, _ in hold_series)
-            if var:
-                slope = sum((t - mean_t) * (r - mean_r) for t, r in hold_series) / var * 60 / 2**20
         result = {
             "system": "idle",
             "clients": o.idle_clients,
@@ -690,7 +422,7 @@ class Bench:
             "rss_end_per_process_mb": [r / 2**20 for r in per_process_end],
             "rss_peak_mb": sampler.peak_rss / 2**20,
             "rss_growth_during_hold_pct": (rss_end - rss_start) / rss_start * 100 if rss_start else math.nan,
-            "rss_slope_mb_per_min": slope,
+            "rss_slope_mb_per_min": rss_slope_mb_per_min(hold_series),
             "rss_per_connection_kb": (rss_end - rss_before) / 1024 / max(ready, 1),
             "cpu_cores_idle": cpu_seconds / o.idle_duration,
             "live_instances": metrics.get("reactive_live_query_instances", math.nan),
@@ -713,10 +445,7 @@ class Bench:
         quiet = self._hostile_phase(None)
         attacks = [self._hostile_phase(name) for name in o.hostile_attacks]
         for result in attacks:  # each attack against the quiet run
-            for key in ("p50", "p99", "max"):
-                result[f"{key}_ratio"] = result["round_trip_ms"][key] / quiet["round_trip_ms"][key]
-            result["rss_peak_ratio"] = result["rss_peak_mb"] / quiet["rss_peak_mb"]
-            result["rss_end_ratio"] = result["rss_end_mb"] / quiet["rss_end_mb"]
+            result.update(ratios(result, quiet))
         return {
             "seconds": o.hostile_seconds,
             "bystander_rate": o.bystander_rate,
@@ -758,7 +487,7 @@ class Bench:
             rss_before = sampler.rss()
             cpu_before = sampler.cpu()
             metrics_before = _sum_metrics(servers)
-            machine_before = procstat.machine_cpu()
+            machine_before = sampling.machine_cpu()
             load_before = _children_cpu(loads)
             started = time.time()
             attacker: LoadProcess | None = None
@@ -786,7 +515,7 @@ class Bench:
             ended = time.time()
             rss_end = sampler.rss()
             cpu_seconds = sampler.cpu() - cpu_before
-            machine_after = procstat.machine_cpu()
+            machine_after = sampling.machine_cpu()
             load_cpu = _children_cpu(loads) - load_before
             metrics_after = _sum_metrics(servers)
             sampler.stop()
@@ -826,11 +555,11 @@ class Bench:
             "other_cpu_cores": max(0.0, (machine_after[0] - machine_before[0] - cpu_seconds - load_cpu))
             / (ended - started),
             "query_runs": sum(
-                _delta(metrics_after, metrics_before, key)
+                delta(metrics_after, metrics_before, key)
                 for key in metrics_after
                 if key.startswith("reactive_query_runs_total")
             ),
-            "inbound_pauses": _delta(metrics_after, metrics_before, "reactive_inbound_pauses_total"),
+            "inbound_pauses": delta(metrics_after, metrics_before, "reactive_inbound_pauses_total"),
             "connections_end": metrics_after.get("reactive_connections", math.nan),
             "live_instances_end": metrics_after.get("reactive_live_query_instances", math.nan),
             "metrics_answered": bool(metrics_after),
@@ -872,7 +601,7 @@ def run(options: Options, log: Log = _default_log) -> dict[str, Any]:
         if options.hostile:
             results["hostile"] = bench.run_hostile()
         if options.idle:
-            why = bench.unavailable(System("idle", "", "idle", database="postgres", processes=2))
+            why = bench.unavailable(IDLE)
             if why:
                 log(f"==> [idle] skipped: {why}")
                 results["skipped"]["idle"] = why

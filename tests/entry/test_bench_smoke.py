@@ -21,7 +21,8 @@ pytestmark = [
 
 
 def test_chat_workload_counts(tmp_path: pytest.TempPathFactory) -> None:
-    from bench.harness import Options, run
+    from bench.harness import run
+    from bench.systems import Options
 
     options = Options(
         clients=20,
@@ -56,7 +57,8 @@ def test_chat_workload_counts(tmp_path: pytest.TempPathFactory) -> None:
 
 def test_hostile_runs_counts(tmp_path: pytest.TempPathFactory) -> None:
     """The hostile-load runs: the bystander completes round trips and each attacker does what it says."""
-    from bench.harness import Options, run
+    from bench.harness import run
+    from bench.systems import Options
 
     options = Options(
         channels=5,

@@ -1,8 +1,11 @@
-"""CPU time and memory of processes, and of the whole machine, from Linux's /proc (no dependency)."""
+"""CPU time and memory of processes, and of the whole machine, from Linux's /proc (no dependency), and the
+:class:`Sampler` that follows the server processes' RSS and CPU on a thread while a run goes."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -35,3 +38,35 @@ def machine_cpu() -> tuple[float, float]:
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     total = sum(values[:8])  # guest time is already counted in user
     return (total - idle) / _TICKS, total / _TICKS
+
+
+class Sampler:
+    """Samples RSS and CPU times of the server processes on a thread."""
+
+    def __init__(self, pids: list[int], interval: float = 0.5) -> None:
+        self.pids = pids
+        self.interval = interval
+        self.peak_rss = 0
+        self.series: list[tuple[float, int]] = []  # (time, total RSS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        return sum(rss_bytes(pid) for pid in self.pids)
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = self.rss()
+            self.peak_rss = max(self.peak_rss, rss)
+            self.series.append((time.time(), rss))
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
