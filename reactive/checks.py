@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import connections
 
-from .conf import DEFAULTS, reactive_settings
+from .conf import DEFAULTS, SETTINGS, reactive_settings
 
 
 @register(deploy=True)
@@ -41,56 +41,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         )
     if problems:
         return problems
-    alias = reactive_settings.DATABASE
-    if alias not in settings.DATABASES:
-        problems.append(Error(f"REACTIVE['DATABASE'] is {alias!r}, which is not in DATABASES.", id="reactive.E003"))
-    elif connections[alias].vendor not in ("postgresql", "sqlite"):
-        problems.append(
-            Warning(
-                f"Database {alias!r} uses {connections[alias].vendor}; reactive is tested on PostgreSQL and SQLite.",
-                id="reactive.W001",
-            )
-        )
-    for name in (
-        "POLL_INTERVAL",
-        "PING_INTERVAL",
-        "CONNECT_TIMEOUT",
-        "IDLE_TIMEOUT",
-        "OUTBOX_RETENTION",
-        "MUTATION_RETENTION",
-        "PRUNE_INTERVAL",
-        "MUTATION_RATE",
-        "MESSAGE_RATE",
-        "MAX_BATCH_SECONDS_PER_CONNECTION",
-        "MAX_RUN_SECONDS_PER_SECOND",
-        "MAX_RUN_SECONDS_BURST",
+    mistyped = {
+        name for name, setting in SETTINGS.items() if not setting.constraint.accepts(getattr(reactive_settings, name))
+    }
+    for name in sorted(mistyped):
+        constraint = SETTINGS[name].constraint
+        problems.append(Error(f"REACTIVE[{name!r}] must be {constraint.description}.", id=constraint.check_id))
+    # The checks below read only values of the right type.
+    if "DATABASE" not in mistyped:
+        problems.extend(_check_database())
+    if (
+        not {"IDLE_TIMEOUT", "PING_INTERVAL"} & mistyped
+        and reactive_settings.IDLE_TIMEOUT <= reactive_settings.PING_INTERVAL
     ):
-        value = getattr(reactive_settings, name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            problems.append(Error(f"REACTIVE[{name!r}] must be a positive number.", id="reactive.E004"))
-    for name in (
-        "MAX_MESSAGE_BYTES",
-        "MAX_ARGS_BYTES",
-        "MAX_ARGS_DEPTH",
-        "MAX_RESULT_BYTES",
-        "MAX_ROWS_READ",
-        "MAX_QUERIES_PER_CONNECTION",
-        "MAX_BATCH_RUNS_PER_CONNECTION",
-        "MAX_PENDING_MUTATIONS",
-        "MUTATION_BURST",
-        "MESSAGE_BURST",
-        "MAX_INBOUND_BYTES",
-        "MAX_INBOUND_MESSAGES",
-        "MAX_CONNECTIONS_PER_USER",
-        "MAX_CONNECTIONS_PER_ADDRESS",
-        "MAX_UNSENT_MESSAGES",
-        "MAX_UNSENT_BYTES",
-        "WORKER_THREADS",
-    ):
-        value = getattr(reactive_settings, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            problems.append(Error(f"REACTIVE[{name!r}] must be a positive integer.", id="reactive.E005"))
-    if not problems and reactive_settings.IDLE_TIMEOUT <= reactive_settings.PING_INTERVAL:
         problems.append(
             Error(
                 "REACTIVE['IDLE_TIMEOUT'] must be longer than REACTIVE['PING_INTERVAL'].",
@@ -98,8 +61,23 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="reactive.E007",
             )
         )
-    problems.extend(_check_origins())
+    if "ALLOWED_ORIGINS" not in mistyped:
+        problems.extend(_check_origins())
     return problems
+
+
+def _check_database() -> list[Any]:
+    alias = reactive_settings.DATABASE
+    if alias not in settings.DATABASES:
+        return [Error(f"REACTIVE['DATABASE'] is {alias!r}, which is not in DATABASES.", id="reactive.E003")]
+    if connections[alias].vendor not in ("postgresql", "sqlite"):
+        return [
+            Warning(
+                f"Database {alias!r} uses {connections[alias].vendor}; reactive is tested on PostgreSQL and SQLite.",
+                id="reactive.W001",
+            )
+        ]
+    return []
 
 
 def _check_origins() -> list[Any]:
@@ -109,7 +87,7 @@ def _check_origins() -> list[Any]:
         if entry == "*":
             continue
         try:
-            parts = urlsplit(entry) if isinstance(entry, str) else None
+            parts = urlsplit(entry)
         except ValueError:
             parts = None
         if parts is None or not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment:

@@ -9,13 +9,16 @@ shared by many subscribers is serialised once.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ProtocolError
 from ..values import decode_ts, dumps, encode_ts
 
 MAX_QUERY_ID = 2**53
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -123,58 +126,96 @@ def _load(text: str) -> Any:
     return message
 
 
+def _dispatch(raw: Any, parsers: dict[str, Callable[[dict[str, Any]], _T]], not_an_object: str, unknown: str) -> _T:
+    """Hand an object to the parser its ``type`` names; ``unknown`` is formatted with that type."""
+    if not isinstance(raw, dict):
+        raise ProtocolError(not_an_object)
+    kind = raw.get("type")
+    parser = parsers.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        raise ProtocolError(unknown.format(_show(kind)))
+    return parser(raw)
+
+
+def _connect(message: dict[str, Any]) -> Connect:
+    session_id = _field(message, "sessionId", str, "a string")
+    if not 0 < len(session_id) <= 64 or not (session_id.isascii() and session_id.isprintable()):
+        raise ProtocolError("Connect.sessionId must be 1 to 64 printable ASCII characters")
+    max_ts = message.get("maxObservedTimestamp")
+    try:
+        max_observed = decode_ts(max_ts) if max_ts is not None else None
+    except ValueError as exc:
+        raise ProtocolError(f"Connect.maxObservedTimestamp: {exc}") from None
+    extensions = message.get("reactiveExtensions") or []
+    if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
+        raise ProtocolError("Connect.reactiveExtensions must be a list of strings")
+    count = message.get("connectionCount", 0)
+    return Connect(session_id, count if isinstance(count, int) else 0, max_observed, tuple(extensions))
+
+
+def _add(raw: dict[str, Any]) -> Add:
+    udf_path = _field(raw, "udfPath", str, "a string")
+    query_id = _int(raw, "queryId")
+    return Add(query_id, udf_path, _args(raw), raw.get("journal"), raw.get("componentPath"))
+
+
+def _remove(raw: dict[str, Any]) -> Remove:
+    return Remove(_int(raw, "queryId"))
+
+
+_MODIFICATIONS: dict[str, Callable[[dict[str, Any]], Add | Remove]] = {"Add": _add, "Remove": _remove}
+
+
+def _modification(raw: Any) -> Add | Remove:
+    return _dispatch(
+        raw,
+        _MODIFICATIONS,
+        "ModifyQuerySet.modifications must hold objects",
+        "Unknown query set modification {} (expected Add or Remove)",
+    )
+
+
+def _modify_query_set(message: dict[str, Any]) -> ModifyQuerySet:
+    base, new = _int(message, "baseVersion"), _int(message, "newVersion")
+    raw_mods = _field(message, "modifications", list, "a list")
+    return ModifyQuerySet(base, new, tuple(_modification(raw) for raw in raw_mods))
+
+
+def _call(message: dict[str, Any]) -> Call:
+    """A Mutation or an Action: the same fields, told apart by ``kind``."""
+    request_id = _int(message, "requestId")
+    udf_path = _field(message, "udfPath", str, "a string")
+    return Call(message["type"], request_id, udf_path, _args(message), message.get("componentPath"))
+
+
+def _authenticate(message: dict[str, Any]) -> Authenticate:
+    token_type = _field(message, "tokenType", str, "a string")
+    if token_type not in ("User", "None", "Admin"):
+        raise ProtocolError("Authenticate.tokenType must be 'User', 'None' or 'Admin'")
+    value = message.get("value")
+    if token_type != "None" and not isinstance(value, str):
+        raise ProtocolError("Authenticate.value must be a string")
+    return Authenticate(token_type, value, _int(message, "baseVersion"))
+
+
+def _event(message: dict[str, Any]) -> Event:
+    return Event()
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
+    "Connect": _connect,
+    "ModifyQuerySet": _modify_query_set,
+    "Mutation": _call,
+    "Action": _call,
+    "Authenticate": _authenticate,
+    "Event": _event,
+}
+"""One parser per client message type, dispatched by the message's ``type``."""
+
+
 def parse(text: str) -> ClientMessage:
     """Parse one client message; raises ProtocolError on anything malformed."""
-    message = _load(text)
-    if not isinstance(message, dict):
-        raise ProtocolError("A message must be a JSON object")
-    kind = message.get("type")
-    if kind == "Connect":
-        session_id = _field(message, "sessionId", str, "a string")
-        if not 0 < len(session_id) <= 64 or not (session_id.isascii() and session_id.isprintable()):
-            raise ProtocolError("Connect.sessionId must be 1 to 64 printable ASCII characters")
-        max_ts = message.get("maxObservedTimestamp")
-        try:
-            max_observed = decode_ts(max_ts) if max_ts is not None else None
-        except ValueError as exc:
-            raise ProtocolError(f"Connect.maxObservedTimestamp: {exc}") from None
-        extensions = message.get("reactiveExtensions") or []
-        if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
-            raise ProtocolError("Connect.reactiveExtensions must be a list of strings")
-        count = message.get("connectionCount", 0)
-        return Connect(session_id, count if isinstance(count, int) else 0, max_observed, tuple(extensions))
-    if kind == "ModifyQuerySet":
-        base, new = _int(message, "baseVersion"), _int(message, "newVersion")
-        raw_mods = _field(message, "modifications", list, "a list")
-        mods: list[Add | Remove] = []
-        for raw in raw_mods:
-            if not isinstance(raw, dict):
-                raise ProtocolError("ModifyQuerySet.modifications must hold objects")
-            mod_type = raw.get("type")
-            if mod_type == "Add":
-                udf_path = _field(raw, "udfPath", str, "a string")
-                query_id = _int(raw, "queryId")
-                mods.append(Add(query_id, udf_path, _args(raw), raw.get("journal"), raw.get("componentPath")))
-            elif mod_type == "Remove":
-                mods.append(Remove(_int(raw, "queryId")))
-            else:
-                raise ProtocolError(f"Unknown query set modification {_show(mod_type)} (expected Add or Remove)")
-        return ModifyQuerySet(base, new, tuple(mods))
-    if kind in ("Mutation", "Action"):
-        request_id = _int(message, "requestId")
-        udf_path = _field(message, "udfPath", str, "a string")
-        return Call(kind, request_id, udf_path, _args(message), message.get("componentPath"))
-    if kind == "Authenticate":
-        token_type = _field(message, "tokenType", str, "a string")
-        if token_type not in ("User", "None", "Admin"):
-            raise ProtocolError("Authenticate.tokenType must be 'User', 'None' or 'Admin'")
-        value = message.get("value")
-        if token_type != "None" and not isinstance(value, str):
-            raise ProtocolError("Authenticate.value must be a string")
-        return Authenticate(token_type, value, _int(message, "baseVersion"))
-    if kind == "Event":
-        return Event()
-    raise ProtocolError(f"Unknown message type {_show(kind)}")
+    return _dispatch(_load(text), _PARSERS, "A message must be a JSON object", "Unknown message type {}")
 
 
 # --- server messages ----------------------------------------------------------------------
