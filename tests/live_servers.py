@@ -18,6 +18,7 @@ import atexit
 import contextlib
 import itertools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,7 +27,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
+
+from asgiref.sync import sync_to_async
+from django.db import connection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIVE_DB_ENV = "REACTIVE_LIVE_DB_NAME"  # read by tests/settings.py
@@ -231,3 +235,110 @@ def live_servers(log_dir: Path) -> Iterator[LiveServerFactory]:
                 print(f"could not stop {server!r}", file=sys.stderr)
         for server in servers:
             print(f"----- output of {server!r} ({server.log_path}) -----\n{server.output()}")
+
+
+# --- helpers of the scale-out tests: a private Redis, metrics, manage.py, PostgreSQL backends ----------------
+
+LIVE_APP_PREFIX = "reactive-live-"  # application_name of the live servers' PostgreSQL connections (PGAPPNAME)
+
+
+class PrivateRedis:
+    """A redis-server of this test alone, on a free port, that the test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self._log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - closed in stop()
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        command += ["--dir", str(self.directory)]
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not self._answers():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server on port {self.port} did not start: {self.output()}")
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(5)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait(5)
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def output(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.directory / "redis.log").read_text(errors="replace")
+        return ""
+
+
+RUNNING_PRIVATE_REDIS: set[PrivateRedis] = set()
+
+
+@atexit.register
+def _stop_private_redis() -> None:
+    """Backstop for exits that skip fixture teardown."""
+    for redis in list(RUNNING_PRIVATE_REDIS):
+        with contextlib.suppress(Exception):
+            redis.stop()
+
+
+def metric(server: LiveServer, name: str, label: str | None = None) -> float:
+    """One sample of the server's Prometheus metrics (0 if absent)."""
+    text = server.metrics_text()
+    sample = name if label is None else f'{name}{{function="{label}"}}'
+    match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def run_manage(*args: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> str:
+    """``manage.py ARGS`` in a new process on this test's database (a process serving no WebSocket)."""
+    child_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", LIVE_DB_ENV: current_database_name()}
+    child_env.update(env or {})
+    for name in drop:
+        child_env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=child_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@sync_to_async
+def live_backends() -> list[dict[str, Any]]:
+    """PostgreSQL backends of this test database opened by live servers."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, state, wait_event_type, query FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name LIKE %s",
+            [LIVE_APP_PREFIX + "%"],
+        )
+        columns = [c.name for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+@sync_to_async
+def terminate(pids: list[int]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid) t", [pids])
+        return int(cursor.fetchone()[0])

@@ -8,19 +8,13 @@ the SQLite pass skips them. Timeouts in these tests only guard against hangs; no
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import os
-import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -33,7 +27,16 @@ from reactive.commitlog import commits
 from reactive.commitlog.snapshot import read_snapshot
 from reactive.models import MutationRecord, OutboxEntry
 from reactive.values import decode_ts
-from tests.live_servers import LIVE_DB_ENV, REPO_ROOT, LiveServer, LiveServerFactory, current_database_name, free_port
+from tests.live_servers import (
+    LIVE_APP_PREFIX,
+    LiveServer,
+    LiveServerFactory,
+    PrivateRedis,
+    live_backends,
+    metric,
+    run_manage,
+    terminate,
+)
 from tests.ws_client import SyncClient
 
 _DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -52,7 +55,6 @@ pytestmark = [
 ]
 
 User = get_user_model()
-LIVE_APP_PREFIX = "reactive-live-"  # application_name of the live servers' PostgreSQL connections
 WAIT = 30.0  # hang guard for convergence
 
 
@@ -77,101 +79,6 @@ async def start_servers(factory: LiveServerFactory, count: int, **env: str) -> l
     """Start ``count`` servers at once, each with its own PostgreSQL application_name."""
     envs = [server_env(PGAPPNAME=f"{LIVE_APP_PREFIX}{uuid.uuid4().hex[:8]}", **env) for _ in range(count)]
     return list(await asyncio.gather(*(asyncio.to_thread(factory, e) for e in envs)))
-
-
-@pytest.fixture(autouse=True)
-async def _close_worker_connections() -> AsyncIterator[None]:
-    """sync_to_async runs ORM calls on a worker thread: close its connection, or the test database cannot be dropped."""
-    yield
-    await sync_to_async(connections.close_all)()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Callable[..., SyncClient]]:
-    """``clients(urls, **options)`` makes a :class:`SyncClient`; all are closed at teardown."""
-    made: list[SyncClient] = []
-
-    def make(urls: str | list[str], **options: Any) -> SyncClient:
-        client = SyncClient(urls, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.close()
-
-
-class PrivateRedis:
-    """A redis-server of this test alone, on a free port, that the test may stop and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.directory = directory
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self) -> None:
-        self._log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - closed in stop()
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        command += ["--dir", str(self.directory)]
-        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not self._answers():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server on port {self.port} did not start: {self.output()}")
-            time.sleep(0.05)
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait(5)
-            self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def output(self) -> str:
-        with contextlib.suppress(OSError):
-            return (self.directory / "redis.log").read_text(errors="replace")
-        return ""
-
-
-_PRIVATE_REDIS: set[PrivateRedis] = set()
-
-
-@atexit.register
-def _stop_private_redis() -> None:
-    """Backstop for exits that skip fixture teardown."""
-    for redis in list(_PRIVATE_REDIS):
-        with contextlib.suppress(Exception):
-            redis.stop()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    redis = PrivateRedis(tmp_path)
-    _PRIVATE_REDIS.add(redis)
-    try:
-        redis.start()
-        yield redis
-    finally:
-        redis.stop()
-        _PRIVATE_REDIS.discard(redis)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -286,47 +193,6 @@ def count_bodies(prefix: str) -> dict[str, int]:
     for body in Message.objects.filter(body__startswith=prefix + "-").values_list("body", flat=True):
         counts[body] = counts.get(body, 0) + 1
     return counts
-
-
-def metric(server: LiveServer, name: str, label: str | None = None) -> float:
-    """One sample of the server's Prometheus metrics (0 if absent)."""
-    text = server.metrics_text()
-    sample = name if label is None else f'{name}{{function="{label}"}}'
-    match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
-
-
-def run_manage(*args: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> str:
-    """``manage.py ARGS`` in a new process on this test's database (a process serving no WebSocket)."""
-    child_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", LIVE_DB_ENV: current_database_name()}
-    child_env.update(env or {})
-    for name in drop:
-        child_env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=child_env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-@sync_to_async
-def live_backends() -> list[dict[str, Any]]:
-    """PostgreSQL backends of this test database opened by live servers."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid, application_name, state, wait_event_type, query FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name LIKE %s",
-            [LIVE_APP_PREFIX + "%"],
-        )
-        columns = [c.name for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-
-@sync_to_async
-def terminate(pids: list[int]) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid) t", [pids])
-        return int(cursor.fetchone()[0])
 
 
 # --- 1. one mutation, two processes ------------------------------------------------------
