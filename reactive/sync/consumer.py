@@ -109,8 +109,8 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._last_sent = loop.time()
         await self.accept()
         metrics.CONNECTIONS.inc()
-        self._writer = loop.create_task(self._write_loop())
-        self._pinger = loop.create_task(self._ping_loop())
+        self._writer: asyncio.Task[None] | None = loop.create_task(self._write_loop())
+        self._pinger: asyncio.Task[None] | None = loop.create_task(self._ping_loop())
 
     async def _refuse(self, key: ConnectionKey) -> None:
         """Turn away a connection over its limit, slowly: a client that reconnects at once (or a flood of them)
@@ -132,7 +132,12 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._cancel_connect_deadline()
         release_connection(self.manager, self._counted)
         self.session.close()
-        for task in (self._writer, self._pinger, *self._tasks):
+        # Cancelled, and forgotten: a task that ends keeps its frames (and so this consumer) in its traceback, and a
+        # consumer that still held it would be a reference cycle, freed only by a full garbage collection.
+        tasks = [task for task in (self._writer, self._pinger, *self._tasks) if task is not None]
+        self._writer = self._pinger = None
+        self._tasks.clear()
+        for task in tasks:
             task.cancel()
 
     async def _close(self, code: int, reason: str) -> None:
@@ -141,7 +146,8 @@ class SyncConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._closing = True
         self._outgoing.put_nowait((None, False))
         # Deliver what is queued to a client that reads; never wait long on one that does not.
-        await asyncio.wait([self._writer], timeout=_CLOSE_FLUSH_SECONDS)
+        if self._writer is not None:
+            await asyncio.wait([self._writer], timeout=_CLOSE_FLUSH_SECONDS)
         try:
             await self._send_close(code, reason)
         finally:

@@ -300,8 +300,13 @@ class Session:
 
     def close(self) -> None:
         self.closed = True
+        self._send = _nothing  # the consumer's method: holding it would keep a reference cycle after the close
         for query_id, query in self.queries.items():
             if query.instance is not None:
                 self.manager.detach(self, query_id, query.instance)
         self.queries.clear()
         self.manager.forget_session(self)
+
+
+def _nothing(text: str) -> None:
+    """Where a closed session's Transitions go."""
