@@ -68,9 +68,13 @@ async def test_a_connection_with_many_affected_queries_delays_others_by_at_most_
         await heavy.receive_until(lambda: all(heavy.values[i] == 1 for i in heavy_ids))
         await heavy.close()
         await bystander.close()
-    copies, deferred = next(batch for batch in batches if -1 in batch[0])
+    at = next(index for index, batch in enumerate(batches) if -1 in batch[0])
+    copies, deferred = batches[at]
     assert len(copies) <= BUDGET + 1  # the bystander's query, and the heavy connection's budget
-    assert deferred >= HEAVY - BUDGET
+    # Batches before it may have run some of the heavy queries (one that gave way to a later commit, with the
+    # rest deferred): whatever did not run by then is deferred, none dropped.
+    ran_by_then = sum(1 for batch, _deferred in batches[: at + 1] for copy in batch if copy >= 0)
+    assert deferred == HEAVY - ran_by_then
     ran = [copy for batch, _deferred in batches for copy in batch if copy >= 0]
     assert sorted(ran) == list(range(HEAVY))  # every deferred query ran, once
 
