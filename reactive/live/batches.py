@@ -166,6 +166,8 @@ class FairShare:
 # snapshot without waiting for the rest: the queries of the connections that ran most lately, which run last,
 # FairShare.order), or, when a later commit is already waiting, gives way to the batch that will bring it.
 DELIVER_EVERY_SECONDS = 0.005
+# What a new query gives way to: newer than any snapshot.
+NEWER_THAN_ANY = 2**63
 
 
 @dataclass
@@ -173,7 +175,8 @@ class Pacing:
     """How a long batch shares its time (:data:`DELIVER_EVERY_SECONDS`); the batch thread gives both."""
 
     deliver: Callable[[BatchResult], None]  # hands over the runs made so far, at the batch's snapshot
-    newer_work: Callable[[], bool]  # a later commit (or a new query) is waiting for a batch
+    # A commit later than the batch's snapshot (given as its argument), or a new query, waits for a batch.
+    newer_work: Callable[[int], bool]
 
 
 def run_batch(
@@ -231,7 +234,7 @@ def run_batch(
             rest = [i for i, subs in due[position + 1 :] if subs]
             if not rest:
                 continue
-            if pacing.newer_work():
+            if pacing.newer_work(ts):
                 deferred.extend(rest)
                 break
             later = [*deferred, *rest]
@@ -302,22 +305,28 @@ class BatchThread:
         self._rates = RunRates()
         self._retry_at: float | None = None  # time.monotonic() of a batch the thread owes itself (deferred work)
         self._wanted = threading.Event()
-        self._give_way = threading.Event()
+        # The newest commit a wake brought that a batch under way should give way to (NEWER_THAN_ANY: a new query).
+        self._give_way_to = -1
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._main, name="reactive-batch", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def wake(self, *, give_way: bool = False) -> None:
+    def wake(self, *, give_way_to: int | None = None) -> None:
         """Ask for a batch (from any thread); wakes that come while one runs make one more.
 
-        ``give_way``: it brings something new to clients (a commit, a new query), so a batch under way gives way
+        ``give_way_to``: the commit it brings (or :data:`NEWER_THAN_ANY`: a new query): a batch under way whose
+        snapshot is older gives way
         to it (:class:`Pacing`) once it has run for :data:`DELIVER_EVERY_SECONDS`.
         """
-        if give_way:
-            self._give_way.set()
+        if give_way_to is not None:
+            self._give_way_to = max(self._give_way_to, give_way_to)
         self._wanted.set()
+
+    def _newer_than(self, ts: int) -> bool:
+        """Whether a wake since this batch started brought work that its snapshot at ``ts`` does not hold."""
+        return self._give_way_to > ts
 
     def stop(self) -> None:
         """Stop after the batch under way, if any (its result is not delivered)."""
@@ -353,7 +362,7 @@ class BatchThread:
                 if self._stopped.is_set():
                     return
                 self._wanted.clear()
-                self._give_way.clear()
+                self._give_way_to = -1
                 try:
                     self._batch()
                     delay = 0.05
@@ -378,9 +387,7 @@ class BatchThread:
                 self._deliver(result)
 
         try:
-            result = run_batch(
-                self.index, work, self.matched_ts, self._rates, Pacing(deliver_early, self._give_way.is_set)
-            )
+            result = run_batch(self.index, work, self.matched_ts, self._rates, Pacing(deliver_early, self._newer_than))
         except BaseException:
             self._give_back(work)
             raise

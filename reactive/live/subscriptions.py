@@ -28,7 +28,7 @@ from ..functions.registry import FunctionSpec
 from ..readsets import TableWrite
 from ..threads import run_sync
 from . import heap
-from .batches import BatchResult, BatchThread, BatchWork
+from .batches import NEWER_THAN_ANY, BatchResult, BatchThread, BatchWork
 from .instances import InstanceKey, QueryInstance, Subscriber
 from .readset_index import ReadSetIndex
 
@@ -101,7 +101,8 @@ class SubscriptionManager:
         """A commit numbered ``ts`` happened (any process): run a batch if it is new to us."""
         matched = self.batches.matched_ts
         if matched is None or ts > matched:
-            self.batches.wake(give_way=True)
+            # A batch under way whose snapshot already holds ts (this commit's echo over the layer) goes on.
+            self.batches.wake(give_way_to=ts)
 
     def notify_threadsafe(self, ts: int, writes: Mapping[int, list[TableWrite]] | None = None) -> None:
         """:meth:`notify` for a commit of this process; ``writes``: its write-sets, matched without the outbox."""
@@ -170,7 +171,7 @@ class SubscriptionManager:
         if created:
             with self._lock:
                 self._initial.add(instance)
-            self.batches.wake(give_way=True)
+            self.batches.wake(give_way_to=NEWER_THAN_ANY)
         return instance
 
     def detach(self, session: Subscriber, query_id: int, instance: QueryInstance) -> None:

@@ -194,9 +194,20 @@ def test_a_long_batch_gives_way_to_a_waiting_commit(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(batches, "DELIVER_EVERY_SECONDS", 0.0)
     instances = _instances(_Connection(), range(5))
     delivered: list[BatchResult] = []
-    pacing = batches.Pacing(delivered.append, lambda: True)
+    pacing = batches.Pacing(delivered.append, lambda ts: True)
     result = run_batch(ReadSetIndex(), BatchWork(initial=instances, known_writes={}), None, RunRates(), pacing)
     assert delivered == []
     assert [instance.args["copy"] for instance in result.runs] == [0]
     assert result.deferred == instances[1:] and result.newly_deferred == instances[1:]
     assert result.retry_after == 0.0
+
+
+def test_a_batch_gives_way_only_to_a_commit_its_snapshot_does_not_hold() -> None:
+    """With several processes each commit is announced twice (directly, then its echo over the channel layer):
+    the echo of a commit a batch already holds must not cut that batch short; a later commit or a new query does."""
+    thread = batches.BatchThread(ReadSetIndex(), lambda: BatchWork([], {}), lambda work: None, lambda result: None)
+    thread.wake(give_way_to=7)
+    assert not thread._newer_than(7) and not thread._newer_than(8)
+    assert thread._newer_than(6)
+    thread.wake(give_way_to=batches.NEWER_THAN_ANY)
+    assert thread._newer_than(10**12)
